@@ -1,0 +1,51 @@
+"""The command line: argparse subcommands, each a thin layer over the Python API.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args) -> int``;
+heavy imports (torch, audio libraries) happen inside ``run`` so ``--help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+
+SUBCOMMANDS = ("separate", "synth", "train", "evaluate", "benchmark")
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one sentence with exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stemscribe",
+        description="Separate a music recording into instrument stems, transcribe each to MIDI and "
+                    "tell where each instrument plays, with one jointly trained network.")
+    parser.add_argument("--version", action="version", version=f"stemscribe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"{__name__}.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(f"{__name__}.{args.command}")
+    try:
+        return int(module.run(args) or 0)
+    except UserError as e:
+        print(f"stemscribe {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"stemscribe {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dataset readers (Slakh2100 layout) and training datasets."""
