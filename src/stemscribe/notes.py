@@ -101,11 +101,10 @@ def rolls_to_notes(frame_prob: np.ndarray, onset_prob: np.ndarray, frame_rate: f
     nxt = np.concatenate([onset_prob[1:], np.zeros((1, R), np.float32)])
     peaks = above & (onset_prob >= prev) & (onset_prob > nxt)
     notes: list[Note] = []
-    for t, r in zip(*np.nonzero(peaks)):
-        if velocity is not None:
-            v = int(np.clip(round(float(velocity[t, r]) * 127), 1, 127))
-        else:
-            v = int(np.clip(round(40 + 87 * float(onset_prob[t, r])), 1, 127))
+    ts, rs = np.nonzero(peaks)
+    vel = (velocity[ts, rs] * 127 if velocity is not None else 40 + 87 * onset_prob[ts, rs])
+    vel = np.clip(np.round(vel), 1, 127).astype(int).tolist()
+    for t, r, v in zip(ts.tolist(), rs.tolist(), vel):
         start = t / frame_rate
         if is_drum:
             notes.append(Note(row_pitch(r, True), start, start + DRUM_NOTE_SECONDS, v))

@@ -138,24 +138,33 @@ class SeparationResult:
         try:
             for c, audio in self.stems.items():
                 save_audio(tmp / f"{c}.{format}", audio, self.sample_rate)
-            if midi:
-                for c, notes in self.notes.items():
-                    write_midi(tmp / f"{c}.mid", {c: notes}, self.class_map)
-                write_midi(tmp / "transcription.mid", self.notes, self.class_map)
-            (tmp / "activity.json").write_text(json.dumps(
-                {"model": self.model_name, "classes": {c: a.to_json() for c, a in self.activity.items()}}))
-            if report:
-                from .report import build_report
-
-                build_report(self, tmp, audio_format=format)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            written = []
-            for p in sorted(tmp.iterdir()):
-                dest = out_dir / p.name
-                if dest.is_dir() and p.is_dir():
-                    shutil.rmtree(dest)
-                os.replace(p, dest)
-                written.append(dest)
-            return written
+            self.write_extras(tmp, format=format, midi=midi, report=report)
+            return move_into_place(tmp, out_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def write_extras(self, folder: Path, format: str = "wav", midi: bool = True, report: bool = False) -> None:
+        """Write everything but the stems (MIDI, activity.json, report) into ``folder``."""
+        if midi:
+            for c, notes in self.notes.items():
+                write_midi(folder / f"{c}.mid", {c: notes}, self.class_map)
+            write_midi(folder / "transcription.mid", self.notes, self.class_map)
+        (folder / "activity.json").write_text(json.dumps(
+            {"model": self.model_name, "classes": {c: a.to_json() for c, a in self.activity.items()}}))
+        if report:
+            from .report import build_report
+
+            build_report(self, folder, audio_format=format)
+
+
+def move_into_place(tmp: Path, out_dir: Path) -> list[Path]:
+    """Move every file of a finished temporary folder into ``out_dir`` (replacing same-named ones)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for p in sorted(tmp.iterdir()):
+        dest = out_dir / p.name
+        if dest.is_dir() and p.is_dir():
+            shutil.rmtree(dest)
+        os.replace(p, dest)
+        written.append(dest)
+    return written

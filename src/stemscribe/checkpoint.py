@@ -1,0 +1,78 @@
+"""Self-describing checkpoints: format version, architecture name, configs and weights.
+
+Nothing is pickled but tensors and plain Python values, so ``torch.load(weights_only=True)``
+reads them and no class from this package is frozen into a file.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .model.config import ModelConfig, TrainConfig, from_dict
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used; the message names the file."""
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """The network for a config, by architecture name."""
+    from .model.network import JointNet
+
+    archs = {"crnn-v1": JointNet}
+    if cfg.arch not in archs:
+        raise CheckpointError(f"unknown architecture {cfg.arch!r}; this version knows {', '.join(archs)}")
+    return archs[cfg.arch](cfg)
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, model_cfg: ModelConfig, train_cfg: TrainConfig | None = None,
+                    step: int = 0, optimizer: torch.optim.Optimizer | None = None, extra: dict | None = None,
+                    half: bool = False) -> None:
+    """Write atomically (temporary file, then rename). ``half`` stores float weights as float16."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+             for k, v in model.state_dict().items()}
+    ckpt = {"format_version": FORMAT_VERSION, "arch": model_cfg.arch, "model_config": asdict(model_cfg),
+            "train_config": asdict(train_cfg) if train_cfg else None, "step": int(step), "state_dict": state,
+            "extra": extra or {}}
+    if optimizer is not None:
+        ckpt["optimizer"] = optimizer.state_dict()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for corrupt or foreign files
+        raise CheckpointError(f"{path}: not a readable stemscribe checkpoint ({type(e).__name__})") from None
+    if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path}: not a stemscribe checkpoint (no model_config/state_dict)")
+    if ckpt.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this stemscribe "
+                              f"understands ({FORMAT_VERSION}); upgrade stemscribe")
+    return ckpt
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig, dict]:
+    """(model in eval mode, its config, the raw checkpoint dict)."""
+    ckpt = read_checkpoint(path)
+    cfg = from_dict(ModelConfig, ckpt["model_config"])
+    model = build_model(cfg)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit architecture {cfg.arch} ({str(e)[:200]})") from None
+    return model.to(device).eval(), cfg, ckpt

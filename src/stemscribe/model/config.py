@@ -1,0 +1,89 @@
+"""Model and training configuration. The defaults are the documentation; presets override them.
+
+Every checkpoint stores the resolved ``ModelConfig`` and ``TrainConfig`` as plain dicts.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from ..classes import DEFAULT_CLASSES, ClassMap
+
+
+@dataclass
+class ModelConfig:
+    """The network.
+
+    Audio front end: mono at ``sample_rate`` Hz, STFT with ``n_fft``/``hop`` samples, so
+    ``frame_rate = sample_rate / hop`` frames per second (62.5 by default, 16 ms a frame).
+    Shared part ("crnn"): per-frame linear compression of the log spectrum to ``front_dim``,
+    a temporal convolution, then ``rnn_layers`` bidirectional LSTMs of ``rnn_dim`` units each way.
+    Heads: masks (one per class, softmax across classes so masks sum to 1), deep-clustering
+    embeddings of ``dc_dim`` per time-frequency bin, transcription (frame, onset, velocity per
+    row: 88 keys per pitched class, 5 drum classes for drums), activity (one logit per class).
+    """
+
+    arch: str = "crnn-v1"
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop: int = 256
+    classes: list[dict] = field(default_factory=DEFAULT_CLASSES.to_dict)
+    front_dim: int = 384
+    conv_kernel: int = 5
+    rnn_dim: int = 192
+    rnn_layers: int = 3
+    dropout: float = 0.1
+    dc_dim: int = 20
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop
+
+    @property
+    def class_map(self) -> ClassMap:
+        return ClassMap.from_dict(self.classes)
+
+
+@dataclass
+class TrainConfig:
+    """The training recipe. Loss = w_dc*DC + w_mi*MI + w_tr*TR + w_act*ACT; any weight may be 0."""
+
+    preset: str = "default"
+    w_dc: float = 1.0
+    w_mi: float = 1.0
+    w_tr: float = 1.0
+    w_act: float = 0.5
+    steps: int = 20000
+    batch_size: int = 12
+    crop_seconds: float = 4.0
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    warmup_steps: int = 300
+    weight_decay: float = 1e-4
+    grad_clip: float = 5.0
+    # Data: probability a training mixture is a remix of stems drawn from different tracks.
+    remix_prob: float = 0.5
+    # Probability each class present in a crop is dropped from the mixture (teaches activity/gating).
+    drop_class_prob: float = 0.15
+    gain_db: float = 6.0
+    # Fraction of frames the deep-clustering loss is computed on (it is the costliest head).
+    dc_frame_fraction: float = 0.25
+    onset_pos_weight: float = 5.0
+    val_every: int = 500
+    val_batches: int = 16
+    log_every: int = 25
+    seed: int = 0
+    threads: int = 0  # 0: torch default
+
+
+def from_dict(cls, d: dict):
+    """Build a config dataclass from a dict, ignoring unknown keys (older/newer checkpoints)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def to_dict(cfg) -> dict:
+    return asdict(cfg)

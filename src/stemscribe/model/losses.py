@@ -1,0 +1,58 @@
+"""The four losses. Each returns a scalar; the training loop weights and sums them.
+
+Spectrograms: mixture ``X`` complex ``[B, F, T]``, stems ``S`` complex ``[B, C, F, T]``.
+"""
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as Fn
+
+
+def mask_inference_loss(masks: torch.Tensor, X: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
+    """Phase-sensitive L1 (Chimera's MI loss): ``|M_c |X| - clip(|S_c| cos(angle S_c - angle X), 0, |X|)|``,
+    normalised by the mixture's mean magnitude so quiet and loud examples weigh the same."""
+    mag = X.abs()                                                       # [B, F, T]
+    cos = torch.cos(torch.angle(S) - torch.angle(X).unsqueeze(1))
+    target = torch.minimum((S.abs() * cos).clamp(min=0.0), mag.unsqueeze(1))
+    err = (masks * mag.unsqueeze(1) - target).abs().mean(dim=(1, 2, 3))
+    return (err / (mag.mean(dim=(1, 2)) + 1e-6)).mean()
+
+
+def deep_clustering_loss(emb: torch.Tensor, X: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
+    """Weighted deep-clustering loss ``|V'V|^2 - 2|V'Y|^2 + |Y'Y|^2``, normalised per example.
+
+    emb ``[B, T', F, D]`` unit vectors at the frames of ``X [B, F, T']`` / ``S [B, C, F, T']``.
+    Y is the one-hot dominant class per bin; bins are weighted by mixture magnitude, and bins
+    40 dB below the example's loudest bin get no weight (silence has no owner).
+    """
+    B, T, F, D = emb.shape
+    mag = X.abs().transpose(1, 2)                                       # [B, T, F]
+    owner = S.abs().argmax(dim=1).transpose(1, 2)                       # [B, T, F]
+    Y = Fn.one_hot(owner, S.shape[1]).to(emb.dtype)                     # [B, T, F, C]
+    peak = mag.amax(dim=(1, 2), keepdim=True)
+    w = torch.where(mag > peak * 1e-2, mag, torch.zeros_like(mag))
+    w = (w / (w.sum(dim=(1, 2), keepdim=True) + 1e-8)).sqrt().unsqueeze(-1)
+    V = (emb * w).reshape(B, T * F, D)
+    Yw = (Y * w).reshape(B, T * F, -1)
+    vv = torch.bmm(V.transpose(1, 2), V).pow(2).sum(dim=(1, 2))
+    vy = torch.bmm(V.transpose(1, 2), Yw).pow(2).sum(dim=(1, 2))
+    yy = torch.bmm(Yw.transpose(1, 2), Yw).pow(2).sum(dim=(1, 2))
+    return (vv - 2 * vy + yy).mean()
+
+
+def transcription_loss(frame_logits: torch.Tensor, onset_logits: torch.Tensor, velocity: torch.Tensor,
+                       frames: torch.Tensor, onsets: torch.Tensor, vel_target: torch.Tensor,
+                       onset_pos_weight: float = 5.0) -> torch.Tensor:
+    """BCE on frames, positively weighted BCE on onsets, MSE of velocity at labelled onsets (all ``[B, T, R]``)."""
+    lf = Fn.binary_cross_entropy_with_logits(frame_logits, frames)
+    pw = torch.tensor(onset_pos_weight, dtype=onset_logits.dtype, device=onset_logits.device)
+    lo = Fn.binary_cross_entropy_with_logits(onset_logits, onsets, pos_weight=pw)
+    n_on = onsets.sum()
+    lv = ((velocity - vel_target) ** 2 * onsets).sum() / (n_on + 1.0)
+    # The roll is sparse (88 rows per class); scale so the head's loss is comparable to the others.
+    return 10.0 * (lf + lo) + lv
+
+
+def activity_loss(activity_logits: torch.Tensor, activity: torch.Tensor) -> torch.Tensor:
+    """BCE of per-class, per-frame activity ``[B, T, C]``."""
+    return Fn.binary_cross_entropy_with_logits(activity_logits, activity)

@@ -1,0 +1,196 @@
+"""The public API: ``Separator`` turns recordings into stems, notes and activity.
+
+```python
+from stemscribe import Separator
+sep = Separator("default", device="cpu")
+result = sep.separate_file("song.flac")      # or sep.separate(audio [channels, samples], sample_rate)
+result.save("out/song")
+```
+The network runs at its own rate (16 kHz mono by default); stems come back at the input's rate,
+channel count and exact length, and the full set of stems sums to the input.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from . import hub
+from .audio import load_audio, resample, validate_audio
+from .inference import Analysis, analyze, render
+from .notes import DecodeOptions, rolls_to_notes
+from .results import Activity, OutputExistsError, SeparationResult, move_into_place, segments_from_probabilities
+
+__all__ = ["Separator", "SeparationResult", "SeparatorOptions"]
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" picks CUDA when available, else the CPU; asking for CUDA without one is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return torch.device(device)
+
+
+@dataclass
+class SeparatorOptions:
+    """Inference settings (stored in every result and report).
+
+    chunk_seconds / overlap_seconds: network chunk length and cross-fade, seconds.
+    segment_seconds: length of the full-rate masking segments, seconds (bounds memory).
+    gate: apply the smoothed activity to the masks (a silent instrument's stem stays silent).
+    activity_threshold: smoothed activity probability above which a class counts as playing.
+    """
+
+    chunk_seconds: float = 20.0
+    overlap_seconds: float = 2.0
+    segment_seconds: float = 30.0
+    batch_chunks: int = 4
+    gate: bool = True
+    activity_threshold: float = 0.5
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+
+
+class Separator:
+    """Loads a model once; separates any number of recordings.
+
+    model: a registry name ("default", "tiny-test") or a checkpoint path.
+    device: "auto", "cpu" or "cuda".
+    """
+
+    def __init__(self, model: str | Path = "default", device: str = "auto",
+                 options: SeparatorOptions | None = None, **overrides):
+        self.device = resolve_device(device)
+        self.model, self.config, self.model_name = hub.load(model, self.device)
+        self.class_map = self.config.class_map
+        self.options = replace(options or SeparatorOptions(), **overrides)
+
+    @property
+    def sample_rate(self) -> int:
+        """The network's own sample rate, Hz."""
+        return self.config.sample_rate
+
+    @property
+    def frame_rate(self) -> float:
+        return self.config.frame_rate
+
+    def _select(self, stems: Sequence[str] | None) -> list[int]:
+        if not stems:
+            return list(range(len(self.class_map)))
+        unknown = [s for s in stems if s not in self.class_map.names]
+        if unknown:
+            raise ValueError(f"unknown stem {', '.join(unknown)}; this model has {', '.join(self.class_map.names)}")
+        return [self.class_map.index(s) for s in stems]
+
+    def analyze(self, audio: np.ndarray, sample_rate: int,
+                progress: Callable[[int, int], None] | None = None) -> Analysis:
+        """Network outputs for ``audio [channels, samples]`` (any rate) at the model's frame rate."""
+        mono = resample(audio.mean(axis=0, keepdims=True), sample_rate, self.sample_rate)[0]
+        o = self.options
+        return analyze(self.model, self.config, mono, o.chunk_seconds, o.overlap_seconds, o.batch_chunks,
+                       o.gate, self.device, progress)
+
+    def _transcribe(self, an: Analysis, which: list[int]) -> tuple[dict, dict, dict]:
+        notes, activity, rolls = {}, {}, {}
+        offs = np.cumsum([0] + self.model.rows)
+        fr = self.frame_rate
+        for ci in which:
+            c = self.class_map.classes[ci]
+            sl = slice(offs[ci], offs[ci + 1])
+            g = an.gate[:, ci:ci + 1] if self.options.gate else 1.0
+            frame, onset = an.frame[:, sl] * g, an.onset[:, sl] * g
+            notes[c.name] = rolls_to_notes(frame, onset, fr, c.is_drum, an.velocity[:, sl], self.options.decode)
+            p = an.activity[:, ci]
+            activity[c.name] = Activity(fr, p.astype(np.float32),
+                                        segments_from_probabilities(p, fr, self.options.activity_threshold),
+                                        self.options.activity_threshold)
+            rolls[c.name] = {"frame": frame.astype(np.float32), "onset": onset.astype(np.float32)}
+        return notes, activity, rolls
+
+    def _settings(self) -> dict:
+        return {"model": self.model_name, "device": str(self.device), **asdict(self.options),
+                "model_config": asdict(self.config)}
+
+    def separate(self, audio: np.ndarray, sample_rate: int, stems: Sequence[str] | None = None,
+                 name: str = "input", progress: Callable[[int, int], None] | None = None) -> SeparationResult:
+        """Separate and transcribe ``audio [channels, samples]`` at ``sample_rate`` Hz."""
+        audio = validate_audio(audio, int(sample_rate), name)
+        which = self._select(stems)
+        an = self.analyze(audio, sample_rate, progress)
+        out = {self.class_map.classes[ci].name: np.zeros_like(audio) for ci in which}
+        names = list(out)
+        for s0, seg in render(audio, sample_rate, an, self.config, which, self.options.segment_seconds, self.device):
+            for j, n in enumerate(names):
+                out[n][:, s0:s0 + seg.shape[-1]] = seg[j]
+        notes, activity, rolls = self._transcribe(an, which)
+        return SeparationResult(int(sample_rate), out, notes, activity, self.class_map, self.frame_rate, rolls,
+                                mixture=audio, model_name=self.model_name, settings=self._settings(),
+                                input_name=name)
+
+    def separate_file(self, path: str | Path, stems: Sequence[str] | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> SeparationResult:
+        """Read an audio file (wav, flac, ogg, mp3; others through ffmpeg) and separate it."""
+        audio, sr = load_audio(path)
+        return self.separate(audio, sr, stems, name=Path(path).stem, progress=progress)
+
+    def separate_to(self, path: str | Path, out_dir: str | Path, stems: Sequence[str] | None = None,
+                    format: str = "wav", midi: bool = True, report: bool = False, overwrite: bool = False,
+                    progress: Callable[[int, int], None] | None = None) -> list[Path]:
+        """Separate a file straight into ``out_dir`` (the CLI's path), streaming the stems to disk.
+
+        Memory stays bounded for long songs: stems are written segment by segment instead of
+        being held in memory. Same layout and guarantees as ``SeparationResult.save``: existing
+        outputs are refused before any work unless ``overwrite``; nothing partial is left behind.
+        """
+        import soundfile as sf
+
+        if format not in ("wav", "flac"):
+            raise ValueError(f"unsupported output format {format!r}; use wav or flac")
+        which = self._select(stems)
+        names = [self.class_map.classes[ci].name for ci in which]
+        out_dir = Path(out_dir)
+        planned = [f"{n}.{format}" for n in names] + ([f"{n}.mid" for n in names] + ["transcription.mid"]
+                                                      if midi else []) + ["activity.json"]
+        planned += ["report.html"] if report else []
+        existing = [n for n in planned if (out_dir / n).exists()]
+        if existing and not overwrite:
+            raise OutputExistsError(f"{out_dir}: {', '.join(existing[:3])}{' ...' if len(existing) > 3 else ''} "
+                                    f"already exist; pass --overwrite to replace them")
+        audio, sr = load_audio(path)
+        an = self.analyze(audio, sr, progress)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+        try:
+            subtype = "FLOAT" if format == "wav" else "PCM_24"
+            writers = [sf.SoundFile(str(tmp / f"{n}.{format}"), "w", sr, audio.shape[0], subtype=subtype,
+                                    format=format.upper()) for n in names]
+            try:
+                for _, seg in render(audio, sr, an, self.config, which, self.options.segment_seconds, self.device):
+                    for w, y in zip(writers, seg):
+                        w.write(np.clip(y, -1, 1).T if format == "flac" else y.T)
+            finally:
+                for w in writers:
+                    w.close()
+            notes, activity, rolls = self._transcribe(an, which)
+            del an
+            result = SeparationResult(sr, {}, notes, activity, self.class_map, self.frame_rate, rolls,
+                                      mixture=audio if report else None, model_name=self.model_name,
+                                      settings=self._settings(), input_name=Path(path).stem)
+            if not report:
+                del audio
+            else:
+                result.stems = {n: sf.read(str(tmp / f"{n}.{format}"), dtype="float32", always_2d=True)[0].T
+                                for n in names}
+            result.write_extras(tmp, format=format, midi=midi, report=report)
+            return move_into_place(tmp, out_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
