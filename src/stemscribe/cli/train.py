@@ -1,0 +1,52 @@
+"""`stemscribe train`: train a model from a preset."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model from a preset",
+                       description="Train the joint network (or one of the paper's ablations) on Slakh-layout data.")
+    p.add_argument("--preset", default="default",
+                   help="default, tiny, or an ablation: dc, mi, tr, chimera, mi_tr, dc_tr, cerberus (or a .yaml)")
+    p.add_argument("--data", nargs="+", default=["data/train"], metavar="DIR", help="Slakh-layout training folders")
+    p.add_argument("--val-data", nargs="*", default=["data/validation"], metavar="DIR",
+                   help="Slakh-layout validation folders (never the test split)")
+    p.add_argument("--out", default=None, help="run folder (default runs/PRESET)")
+    p.add_argument("--cache", default="data/cache", help="where the 16 kHz training cache is kept")
+    p.add_argument("--steps", type=int, default=None, help="number of optimiser steps (overrides the preset)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", default=None, help="start from the weights of this checkpoint")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--seed", type=int, default=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from . import UserError
+    from ..data.slakh import DataError
+    from ..presets import load_preset
+    from ..train import train
+
+    try:
+        mcfg, tcfg = load_preset(args.preset)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    over = {k: v for k, v in {"steps": args.steps, "batch_size": args.batch_size, "threads": args.threads,
+                              "seed": args.seed}.items() if v is not None}
+    tcfg = replace(tcfg, **over)
+    val = [d for d in args.val_data if Path(d).exists()]
+    missing = [d for d in args.val_data if not Path(d).exists()]
+    if missing:
+        print(f"stemscribe train: validation folder {', '.join(missing)} not found; validating on training data")
+    try:
+        res = train(mcfg, tcfg, args.data, val, args.out or f"runs/{tcfg.preset}", args.cache, args.resume,
+                    args.device, args.init)
+    except DataError as e:
+        raise UserError(str(e)) from None
+    print(f"done: {res}")
+    return 0

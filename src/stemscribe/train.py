@@ -1,0 +1,248 @@
+"""The training loop, readable top to bottom.
+
+    stemscribe train --preset default --data data/train --val-data data/validation --out runs/default
+
+One code path for every preset: the loss is w_dc*DC + w_mi*MI + w_tr*TR + w_act*ACT and a head
+whose weight is 0 is not trained. Runs on CPU or CUDA; under ``torchrun`` (WORLD_SIZE > 1) it
+wraps the model in DistributedDataParallel, each rank drawing its own mixtures, rank 0 logging,
+validating and saving. ``OUT/last.pt`` is written every validation and on exit (resume with
+``--resume``); ``OUT/best.pt`` keeps the best validation score; ``OUT/log.jsonl`` has every log line.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import build_model, read_checkpoint, save_checkpoint
+from .data.dataset import Batch, MixtureSampler, load_dataset
+from .model.config import ModelConfig, TrainConfig, from_dict
+from .model.losses import activity_loss, deep_clustering_loss, mask_inference_loss, transcription_loss
+from .spectral import istft, log_magnitude, stft
+
+
+@dataclass
+class RunPaths:
+    out: Path
+
+    @property
+    def last(self) -> Path:
+        return self.out / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.out / "best.pt"
+
+    @property
+    def log(self) -> Path:
+        return self.out / "log.jsonl"
+
+
+def to_tensors(b: Batch, device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(getattr(b, k)).to(device) for k in
+            ("mixture", "stems", "frames", "onsets", "velocity", "activity")}
+
+
+def compute_losses(model, cfg: ModelConfig, tc: TrainConfig, t: dict[str, torch.Tensor],
+                   rng: np.random.Generator | None) -> dict[str, torch.Tensor]:
+    """Every weighted loss term for one batch, plus ``total``."""
+    X = stft(t["mixture"], cfg.n_fft, cfg.hop)                            # [B, F, T]
+    S = stft(t["stems"], cfg.n_fft, cfg.hop)                              # [B, C, F, T]
+    T = X.shape[-1]
+    dc_frames = None
+    if tc.w_dc > 0 and rng is not None and tc.dc_frame_fraction < 1.0:
+        k = max(1, int(T * tc.dc_frame_fraction))
+        dc_frames = torch.from_numpy(np.sort(rng.choice(T, k, replace=False))).to(X.device)
+    out = model(log_magnitude(X), dc_frames=dc_frames, want_embeddings=tc.w_dc > 0)
+    losses: dict[str, torch.Tensor] = {}
+    if tc.w_mi > 0:
+        losses["mi"] = mask_inference_loss(out.masks, X, S)
+    if tc.w_dc > 0:
+        Xd, Sd = (X, S) if dc_frames is None else (X[..., dc_frames], S[..., dc_frames])
+        losses["dc"] = deep_clustering_loss(out.embeddings, Xd, Sd)
+    if tc.w_tr > 0:
+        losses["tr"] = transcription_loss(out.frame_logits, out.onset_logits, out.velocity, t["frames"],
+                                          t["onsets"], t["velocity"], tc.onset_pos_weight)
+    if tc.w_act > 0:
+        losses["act"] = activity_loss(out.activity_logits, t["activity"])
+    w = {"mi": tc.w_mi, "dc": tc.w_dc, "tr": tc.w_tr, "act": tc.w_act}
+    losses["total"] = sum(w[k] * v for k, v in losses.items())
+    losses["_out"] = out  # type: ignore[assignment]
+    losses["_X"], losses["_S"] = X, S  # type: ignore[assignment]
+    return losses
+
+
+def si_sdr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Scale-invariant SDR in dB over the last axis."""
+    a = (est * ref).sum(-1, keepdim=True) / ((ref ** 2).sum(-1, keepdim=True) + 1e-8)
+    target = a * ref
+    return 10 * torch.log10((target ** 2).sum(-1) / (((est - target) ** 2).sum(-1) + 1e-8) + 1e-8)
+
+
+@torch.no_grad()
+def validate(model, cfg: ModelConfig, tc: TrainConfig, batches: list[Batch], device) -> dict[str, float]:
+    """Mean losses, SI-SDR of the masked stems (present classes), frame F1 and activity accuracy."""
+    model.eval()
+    sums: dict[str, float] = {}
+    sdrs, tp, fp, fn, acc = [], 0.0, 0.0, 0.0, []
+    for b in batches:
+        t = to_tensors(b, device)
+        ls = compute_losses(model, cfg, tc, t, None)
+        for k, v in ls.items():
+            if not k.startswith("_"):
+                sums[k] = sums.get(k, 0.0) + float(v)
+        out, X = ls["_out"], ls["_X"]
+        est = istft(out.masks * X.unsqueeze(1), cfg.n_fft, cfg.hop, t["stems"].shape[-1])
+        present = t["stems"].abs().amax(-1) > 1e-3
+        sdrs.append(si_sdr(est, t["stems"])[present].cpu())
+        p = torch.sigmoid(out.frame_logits) > 0.5
+        y = t["frames"] > 0.5
+        tp += float((p & y).sum()); fp += float((p & ~y).sum()); fn += float((~p & y).sum())
+        acc.append(float(((torch.sigmoid(out.activity_logits) > 0.5) == (t["activity"] > 0.5)).float().mean()))
+    model.train()
+    n = len(batches)
+    res = {f"val_{k}": v / n for k, v in sums.items()}
+    res["val_si_sdr"] = float(torch.cat(sdrs).mean()) if sdrs else float("nan")
+    res["val_frame_f1"] = 2 * tp / max(2 * tp + fp + fn, 1.0)
+    res["val_activity_acc"] = float(np.mean(acc))
+    return res
+
+
+def val_score(m: dict[str, float], tc: TrainConfig) -> float:
+    """Higher is better: the validation metrics of the tasks this preset trains."""
+    s = 0.0
+    if tc.w_mi > 0 or tc.w_dc > 0:
+        s += m["val_si_sdr"]
+    if tc.w_tr > 0:
+        s += 20.0 * m["val_frame_f1"]
+    if tc.w_act > 0:
+        s += 5.0 * m["val_activity_acc"]
+    return s
+
+
+def lr_at(step: int, tc: TrainConfig) -> float:
+    if step < tc.warmup_steps:
+        return tc.lr * (step + 1) / tc.warmup_steps
+    p = min(1.0, (step - tc.warmup_steps) / max(1, tc.steps - tc.warmup_steps))
+    return tc.lr_min + 0.5 * (tc.lr - tc.lr_min) * (1 + math.cos(math.pi * p))
+
+
+def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_data: list[str | Path],
+          out: str | Path, cache: str | Path = "data/cache", resume: bool = False, device: str = "auto",
+          init: str | Path | None = None, quiet: bool = False) -> dict[str, float]:
+    """Train a model; returns the best validation metrics."""
+    # --- distributed setup (torchrun sets WORLD_SIZE/RANK/LOCAL_RANK) ---
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+        if device == "cuda":
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    paths = RunPaths(Path(out))
+    paths.out.mkdir(parents=True, exist_ok=True)
+    say = (lambda *a: None) if (quiet or rank != 0) else (lambda *a: print(*a, flush=True))
+
+    # --- model, optimiser, resume ---
+    step, best = 0, -float("inf")
+    if resume and paths.last.is_file():
+        ck = read_checkpoint(paths.last)
+        model_cfg, tc = from_dict(ModelConfig, ck["model_config"]), replace_steps(from_dict(TrainConfig, ck["train_config"]), tc.steps)
+        step, best = ck["step"], ck["extra"].get("best", best)
+    torch.manual_seed(tc.seed + rank)
+    model = build_model(model_cfg).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    if resume and paths.last.is_file():
+        model.load_state_dict(ck["state_dict"])
+        if "optimizer" in ck:
+            opt.load_state_dict(ck["optimizer"])
+        say(f"resumed {paths.last} at step {step}")
+    elif init:
+        model.load_state_dict({k: v.float() for k, v in read_checkpoint(init)["state_dict"].items()})
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        unused = min(tc.w_dc, tc.w_mi, tc.w_tr, tc.w_act) == 0
+        net = DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None, find_unused_parameters=unused)
+
+    # --- data ---
+    cmap = model_cfg.class_map
+    tracks = load_dataset(data, cache, cmap, model_cfg.sample_rate, progress=rank == 0 and not quiet)
+    sampler = MixtureSampler(tracks, cmap, model_cfg.sample_rate, model_cfg.hop, tc.crop_seconds, tc.remix_prob,
+                             tc.drop_class_prob, tc.gain_db, seed=tc.seed * 1000003 + step * 31 + rank)
+    val_tracks = load_dataset(val_data, cache, cmap, model_cfg.sample_rate, progress=False) if val_data else tracks
+    vs = MixtureSampler(val_tracks, cmap, model_cfg.sample_rate, model_cfg.hop, tc.crop_seconds, remix_prob=0.0,
+                        drop_class_prob=tc.drop_class_prob, gain_db=0.0, seed=12345)
+    val_batches = [vs.batch(tc.batch_size) for _ in range(tc.val_batches)] if rank == 0 else []
+    say(f"training {tc.preset}: {sum(p.numel() for p in model.parameters()):,} parameters, "
+        f"{len(tracks)} train / {len(val_tracks)} validation tracks, device {dev}, world {world}")
+    rng = np.random.default_rng(tc.seed + step + 7919 * rank)
+
+    def checkpoint(path: Path, metrics: dict | None = None) -> None:
+        save_checkpoint(path, model, model_cfg, tc, step, opt, extra={"best": best, "metrics": metrics or {}})
+
+    # --- loop ---
+    model.train()
+    t0, seen, last_log = time.time(), 0, {}
+    logf = open(paths.log, "a") if rank == 0 else None
+    try:
+        while step < tc.steps:
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, tc)
+            ls = compute_losses(net, model_cfg, tc, to_tensors(sampler.batch(tc.batch_size), dev), rng)
+            opt.zero_grad(set_to_none=True)
+            ls["total"].backward()
+            gn = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            opt.step()
+            step += 1
+            seen += tc.batch_size
+            if rank == 0 and step % tc.log_every == 0:
+                el = time.time() - t0
+                last_log = {"step": step, "lr": lr_at(step, tc), "grad_norm": float(gn), "elapsed_s": round(el, 1),
+                            "examples_per_s": round(seen / el, 2),
+                            **{k: round(float(v), 5) for k, v in ls.items() if not k.startswith("_")}}
+                logf.write(json.dumps(last_log) + "\n"); logf.flush()
+                say(" ".join(f"{k}={v}" for k, v in last_log.items()))
+            if rank == 0 and (step % tc.val_every == 0 or step == tc.steps):
+                m = validate(model, model_cfg, tc, val_batches, dev)
+                score = val_score(m, tc)
+                improved = score > best
+                if improved:
+                    best = score
+                    checkpoint(paths.best, m)
+                checkpoint(paths.last, m)
+                rec = {"step": step, "val_score": round(score, 4), "best": improved,
+                       **{k: round(v, 5) for k, v in m.items()}}
+                logf.write(json.dumps(rec) + "\n"); logf.flush()
+                say("validation " + " ".join(f"{k}={v}" for k, v in rec.items()))
+    finally:
+        if rank == 0:
+            checkpoint(paths.last)
+            logf.close()
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    return {"best_score": best, "steps": step, **last_log}
+
+
+def replace_steps(tc: TrainConfig, steps: int) -> TrainConfig:
+    """On resume the stored recipe is kept, except the step budget may be raised."""
+    from dataclasses import replace
+
+    return replace(tc, steps=max(tc.steps, steps))
