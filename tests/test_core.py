@@ -1,0 +1,81 @@
+"""Class map, notes/rolls, activity labels and the Slakh reader."""
+import numpy as np
+import pytest
+
+from stemscribe.classes import DEFAULT_CLASSES, ClassMap, InstrumentClass
+from stemscribe.data.slakh import DataError, find_tracks
+from stemscribe.labels import audible_frames
+from stemscribe.notes import DecodeOptions, Note, notes_to_rolls, rolls_to_notes
+
+
+def test_class_map_follows_design_table():
+    c = DEFAULT_CLASSES
+    assert c.names == ("piano", "guitar", "bass", "drums", "strings", "other")
+    assert [c.class_of(p) for p in (0, 7, 24, 31, 32, 39, 40, 45, 48, 51)] == \
+        ["piano"] * 2 + ["guitar"] * 2 + ["bass"] * 2 + ["strings"] * 4
+    assert c.class_of(46) == "other" and c.class_of(56) == "other" and c.class_of(19) == "other"
+    assert c.class_of(0, is_drum=True) == "drums"
+    assert ClassMap.from_dict(c.to_dict()) == c
+
+
+def test_class_map_rejects_overlaps():
+    with pytest.raises(ValueError, match="claimed by both"):
+        ClassMap((InstrumentClass("a", (1, 2)), InstrumentClass("b", (2,))))
+
+
+def test_rolls_round_trip_pitched_and_drums():
+    fr = 62.5
+    notes = [Note(60, 0.5, 1.0, 100), Note(64, 0.52, 0.8, 64), Note(21, 1.2, 1.6, 30)]
+    f, o, v = notes_to_rolls(notes, 120, fr, is_drum=False)
+    back = rolls_to_notes(f, o, fr, False, v, DecodeOptions(0.5, 0.5, 0.05))
+    assert [n.pitch for n in back] == [60, 64, 21]
+    for a, b in zip(notes, back):
+        assert abs(a.start - b.start) <= 1 / fr and abs(a.end - b.end) <= 1 / fr
+        assert abs(a.velocity - b.velocity) <= 1
+    drums = [Note(36, 0.1, 0.2, 90), Note(42, 0.3, 0.31, 80), Note(81, 0.5, 0.6, 80)]  # 81: not transcribed
+    f, o, v = notes_to_rolls(drums, 60, fr, is_drum=True)
+    assert f.shape == (60, 5) and o.sum() == 2
+    back = rolls_to_notes(f, o, fr, True, v)
+    assert [n.pitch for n in back] == [36, 42]
+
+
+def test_rolls_to_notes_splits_repeated_notes():
+    fr = 100.0
+    f = np.zeros((100, 88), np.float32); o = np.zeros_like(f)
+    f[10:60, 39] = 1; o[10, 39] = 1; o[30, 39] = 1
+    notes = rolls_to_notes(f, o, fr, False)
+    assert [(round(n.start, 2), round(n.end, 2)) for n in notes] == [(0.1, 0.3), (0.3, 0.6)]
+
+
+def test_audible_frames_marks_silence_inactive():
+    hop = 256
+    stems = np.zeros((2, 16000), np.float32)
+    stems[0, :8000] = 0.1 * np.sin(np.arange(8000) * 0.1)
+    stems[1] = 0.1 * np.sin(np.arange(16000) * 0.05)
+    a = audible_frames(stems, stems.sum(0), hop)
+    assert a[1].all()
+    assert a[0, :25].all() and not a[0, 40:].any()
+
+
+def test_reader_loads_tracks(tiny_slakh):
+    tracks = find_tracks(tiny_slakh)
+    assert len(tracks) == 3
+    t = tracks[0]
+    assert set(t.class_stems()) == {"piano", "bass", "drums"}
+    audio = t.class_audio(sample_rate=8000)
+    assert {len(v) for v in audio.values()} == {24000}
+    notes = t.class_notes()
+    assert all(len(v) > 0 for v in notes.values())
+    mix = t.load_mix()
+    np.testing.assert_allclose(sum(t.class_audio().values()), mix, atol=1e-5)
+
+
+def test_reader_errors_name_the_folder(tmp_path):
+    with pytest.raises(DataError, match="no Slakh-layout tracks"):
+        find_tracks(tmp_path)
+    with pytest.raises(DataError, match="no such folder"):
+        find_tracks(tmp_path / "nope")
+    (tmp_path / "T").mkdir()
+    (tmp_path / "T" / "metadata.yaml").write_text("stems: {S00: {inst_class: x}}")
+    with pytest.raises(DataError, match="program_num"):
+        find_tracks(tmp_path)

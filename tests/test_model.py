@@ -1,0 +1,100 @@
+"""Network heads, losses, training steps, checkpoints (tiny configs)."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from stemscribe.checkpoint import CheckpointError, load_model, save_checkpoint
+from stemscribe.data.dataset import MixtureSampler, load_dataset
+from stemscribe.hub import tiny_config
+from stemscribe.model import JointNet
+from stemscribe.presets import load_preset, names
+from stemscribe.train import compute_losses, to_tensors, train
+
+
+def test_every_head_has_the_documented_shape():
+    cfg = tiny_config()
+    net = JointNet(cfg).eval()
+    B, T = 2, 40
+    out = net(torch.rand(B, cfg.n_bins, T))
+    C, R = 6, 5 * 88 + 5
+    assert out.masks.shape == (B, C, cfg.n_bins, T)
+    torch.testing.assert_close(out.masks.sum(1), torch.ones(B, cfg.n_bins, T))
+    assert out.embeddings.shape == (B, T, cfg.n_bins, cfg.dc_dim)
+    torch.testing.assert_close(out.embeddings.norm(dim=-1), torch.ones(B, T, cfg.n_bins))
+    assert out.frame_logits.shape == out.onset_logits.shape == out.velocity.shape == (B, T, R)
+    assert out.activity_logits.shape == (B, T, C)
+    assert [x.shape[-1] for x in net.split_rows(out.frame_logits)] == [88, 88, 88, 5, 88, 88]
+    sub = net(torch.rand(B, cfg.n_bins, T), dc_frames=torch.tensor([0, 5, 7]))
+    assert sub.embeddings.shape == (B, 3, cfg.n_bins, cfg.dc_dim)
+
+
+def test_presets_cover_the_paper_ablations():
+    assert {"default", "tiny", "dc", "mi", "tr", "chimera", "mi_tr", "dc_tr", "cerberus"} <= set(names())
+    _, tc = load_preset("chimera")
+    assert (tc.w_dc, tc.w_mi, tc.w_tr, tc.w_act) == (1.0, 1.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="unknown preset"):
+        load_preset("nope")
+
+
+@pytest.fixture(scope="module")
+def sampler(tiny_slakh, tmp_path_factory):
+    cfg = tiny_config()
+    tracks = load_dataset([tiny_slakh], tmp_path_factory.mktemp("cache"), cfg.class_map, cfg.sample_rate, False)
+    return MixtureSampler(tracks, cfg.class_map, cfg.sample_rate, cfg.hop, 1.0, seed=0)
+
+
+def test_batches_are_consistent(sampler):
+    b = sampler.batch(3)
+    np.testing.assert_allclose(b.stems.sum(1), b.mixture, atol=1e-6)
+    assert b.frames.shape == (3, sampler.n_frames, 445) and b.activity.shape == (3, sampler.n_frames, 6)
+    # Only the classes of the data (piano, bass, drums) ever carry labels.
+    assert b.activity[..., [1, 4, 5]].sum() == 0 and b.frames.sum() > 0
+
+
+@pytest.mark.parametrize("preset", ["default", "mi", "tr", "chimera"])
+def test_loss_falls_when_fitting_one_batch(sampler, preset):
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    _, tc = load_preset(preset)
+    tc = replace(tc, dc_frame_fraction=1.0)
+    net = JointNet(cfg)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    t = to_tensors(sampler.batch(2), torch.device("cpu"))
+    losses = []
+    for _ in range(25):
+        ls = compute_losses(net, cfg, tc, t, None)
+        opt.zero_grad(); ls["total"].backward(); opt.step()
+        losses.append(ls["total"].item())
+    trained = {k for k in ("mi", "dc", "tr", "act") if getattr(tc, f"w_{k}") > 0}
+    assert trained == {k for k in ls if not k.startswith("_") and k != "total"}
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_train_writes_checkpoints_and_resumes(tiny_slakh, tmp_path):
+    mcfg, tc = load_preset("tiny")
+    tc = replace(tc, steps=6, val_every=3, log_every=2)
+    out = tmp_path / "run"
+    train(mcfg, tc, [tiny_slakh], [], out, tmp_path / "cache", quiet=True)
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    model, cfg, ck = load_model(out / "last.pt")
+    assert ck["step"] == 6 and ck["train_config"]["preset"] == "tiny" and cfg == mcfg
+    train(mcfg, replace(tc, steps=9), [tiny_slakh], [], out, tmp_path / "cache", resume=True, quiet=True)
+    _, _, ck2 = load_model(out / "last.pt")
+    assert ck2["step"] == 9
+    lines = (out / "log.jsonl").read_text().splitlines()
+    assert any('"val_si_sdr"' in l for l in lines)
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path):
+    cfg = tiny_config()
+    net = JointNet(cfg).eval()
+    save_checkpoint(tmp_path / "m.pt", net, cfg, half=True)
+    back, cfg2, _ = load_model(tmp_path / "m.pt")
+    assert cfg2 == cfg
+    x = torch.rand(1, cfg.n_bins, 20)
+    torch.testing.assert_close(back(x).masks, net(x).masks, atol=2e-3, rtol=0)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        load_model(tmp_path / "bad.pt")
