@@ -1,0 +1,232 @@
+"""Render a data set: plan tracks, render them (in a process pool), write, resume, report progress.
+
+Track ``i`` of a split is a pure function of (config, seed, split, i): its random stream comes
+from ``seeds.track_rng`` and nothing else, so output bytes do not depend on ``workers`` or on
+interruptions. A finished ``TrackNNNNN`` folder is kept on a re-run; a half-written
+``.TrackNNNNN.partial`` is deleted and the track rendered again.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..soundfonts import soundfont_name, soundfonts_for_split
+from .arranger import ALL_CLASSES, ArrangerConfig, arrange
+from .effects import EffectsConfig, apply_chain, random_chain
+from .render import Renderer
+from .seeds import SPLITS, track_rng
+from .song import Song
+from .writer import RenderedStem, is_complete, snap_to_ticks, track_name, write_track
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that decides a rendered data set (defaults are the documented behaviour).
+
+    out: folder that receives TrackNNNNN folders.
+    split: "train", "validation" or "test" (decides soundfonts, sources and seed space).
+    tracks / hours: how much to render: a number of tracks, or tracks until their total length
+        reaches this many hours (exactly one of the two).
+    seed: user seed; with split and track index it determines every track.
+    workers: processes rendering in parallel (1 renders in this process).
+    sample_rate: Hz. track_seconds: (min, max) length of the music of a track in seconds
+        (each track adds up to ``tail_seconds`` of release and reverb tail).
+    classes: classes a track may use; None = all six. When given, every procedural track has
+        every listed class.
+    soundfonts: extra user soundfont files (train and validation only).
+    effects: per-stem pedalboard effects on/off.
+    subtype: FLAC sample format, "PCM_16" or "PCM_24".
+    """
+
+    out: Path
+    split: str = "train"
+    tracks: int | None = None
+    hours: float | None = None
+    seed: int = 0
+    workers: int = 1
+    sample_rate: int = 44100
+    track_seconds: tuple[float, float] = (30.0, 60.0)
+    classes: tuple[str, ...] | None = None
+    soundfonts: tuple[Path, ...] = ()
+    effects: bool = True
+    subtype: str = "PCM_16"
+    tail_seconds: float = 2.0
+    stem_gain_db: tuple[float, float] = (-6.0, 0.0)
+    mix_peak: tuple[float, float] = (0.5, 0.95)
+    effects_config: EffectsConfig = field(default_factory=EffectsConfig)
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; use {', '.join(SPLITS)}")
+        if (self.tracks is None) == (self.hours is None):
+            raise ValueError("give exactly one of tracks and hours")
+        if self.tracks is not None and self.tracks < 1:
+            raise ValueError(f"tracks must be at least 1, got {self.tracks}")
+        if self.hours is not None and not self.hours > 0:
+            raise ValueError(f"hours must be positive, got {self.hours}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if not 8000 <= self.sample_rate <= 192000:
+            raise ValueError(f"sample rate {self.sample_rate} Hz outside 8000-192000 Hz")
+        if not 0 < self.track_seconds[0] <= self.track_seconds[1]:
+            raise ValueError(f"track length range {self.track_seconds} must satisfy 0 < min <= max seconds")
+        if self.classes is not None:
+            bad = [c for c in self.classes if c not in ALL_CLASSES]
+            if bad or not self.classes:
+                raise ValueError(f"unknown classes {', '.join(bad) or '(none given)'}; choose from {', '.join(ALL_CLASSES)}")
+        if self.subtype not in ("PCM_16", "PCM_24"):
+            raise ValueError(f"subtype {self.subtype!r} not supported; use PCM_16 or PCM_24")
+
+
+@dataclass
+class SynthReport:
+    """What a run did: tracks written now, tracks kept from earlier runs, seconds of audio, wall time."""
+
+    written: int = 0
+    kept: int = 0
+    seconds: float = 0.0
+    wall_seconds: float = 0.0
+    tracks: list[str] = field(default_factory=list)
+
+
+_RENDERERS: dict[int, Renderer] = {}
+
+
+def _renderer(sample_rate: int) -> Renderer:
+    """This process's renderer (soundfonts stay loaded across tracks)."""
+    if sample_rate not in _RENDERERS:
+        _RENDERERS[sample_rate] = Renderer(sample_rate)
+    return _RENDERERS[sample_rate]
+
+
+def make_song(cfg: SynthConfig, rng: np.random.Generator, index: int) -> Song:
+    """The MIDI content of track ``index``."""
+    arr = ArrangerConfig(classes=cfg.classes or ALL_CLASSES, require_all=cfg.classes is not None,
+                         seconds=(max(1.0, cfg.track_seconds[0]), max(1.0, cfg.track_seconds[1])))
+    return arrange(rng, arr)
+
+
+def render_track(cfg: SynthConfig, index: int, soundfonts: list[Path]) -> tuple[str, float]:
+    """Make, render and write track ``index``; returns (folder name, seconds of audio)."""
+    rng = track_rng(cfg.seed, cfg.split, index)
+    song = snap_to_ticks(make_song(cfg, rng, index))
+    sr = cfg.sample_rate
+    n = int(math.ceil((song.duration + cfg.tail_seconds) * sr))
+    renderer = _renderer(sr)
+    per_stem = len(soundfonts) > 1 and rng.random() < 0.5
+    track_font = soundfonts[int(rng.integers(len(soundfonts)))]
+    stems: list[RenderedStem] = []
+    for part in song.parts:
+        font = soundfonts[int(rng.integers(len(soundfonts)))] if per_stem else track_font
+        r = renderer.render(part, font, n)
+        audio = r.audio
+        if cfg.effects:
+            audio = apply_chain(random_chain(rng, part.cls, r.program, cfg.effects_config), audio, sr)
+        audio = audio * np.float32(10 ** (rng.uniform(*cfg.stem_gain_db) / 20))
+        if np.abs(audio).max(initial=0.0) < 1e-4:
+            continue  # inaudible (no notes inside the track, or a silent preset): no stem, no labels
+        stems.append(RenderedStem(part, r.program, font.name, audio))
+    if not stems:
+        raise RuntimeError(f"{track_name(index)}: every part rendered silent")
+    mix = np.sum([s.audio for s in stems], axis=0)
+    peak = max(float(np.abs(mix).max()), max(float(np.abs(s.audio).max()) for s in stems))
+    gain = float(rng.uniform(*cfg.mix_peak)) / peak  # one gain for all stems: mix stays their sum
+    stems = [RenderedStem(s.part, s.program, s.soundfont, (s.audio * gain).astype(np.float32)) for s in stems]
+    info = {"split": cfg.split, "seed": int(cfg.seed), "index": int(index)}
+    path = write_track(cfg.out, index, song, stems, sr, cfg.subtype, info)
+    return path.name, n / sr
+
+
+def _track_seconds(path: Path) -> float:
+    import soundfile as sf
+
+    info = sf.info(str(path / "mix.flac"))
+    return info.frames / info.samplerate
+
+
+def synthesize(cfg: SynthConfig, progress: bool = True) -> SynthReport:
+    """Render the data set described by ``cfg``; resumes an interrupted run in the same folder.
+
+    Raises ``soundfonts.SoundfontError`` for a missing or split-forbidden soundfont.
+    """
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    soundfonts = soundfonts_for_split(cfg.split, list(cfg.soundfonts))
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    for stale in cfg.out.glob(".Track*.partial"):
+        shutil.rmtree(stale)
+    report = SynthReport()
+    target = cfg.hours * 3600.0 if cfg.hours is not None else None
+    bar = tqdm(total=cfg.tracks if target is None else round(target), unit="track" if target is None else "s",
+               file=sys.stderr, disable=not progress, desc=f"synth {cfg.split}")
+    durations: dict[int, float] = {}
+    created: set[int] = set()
+
+    def done_count() -> int | None:
+        """Number of tracks the run needs, once known."""
+        if target is None:
+            return cfg.tracks
+        total, i = 0.0, 0
+        while i in durations:
+            total += durations[i]
+            i += 1
+            if total >= target:
+                return i
+        return None
+
+    def record(i: int, seconds: float, new: bool) -> None:
+        durations[i] = seconds
+        if new:
+            created.add(i)
+        bar.update(1 if target is None else round(seconds))
+
+    pool = ProcessPoolExecutor(cfg.workers) if cfg.workers > 1 else None
+    running: dict[Future, int] = {}
+    nxt = 0
+    try:
+        while True:
+            need = done_count()
+            if need is not None and all(i in durations for i in range(need)):
+                break
+            while len(running) < 2 * cfg.workers and ((need := done_count()) is None or nxt < need):
+                i, nxt = nxt, nxt + 1
+                path = cfg.out / track_name(i)
+                if is_complete(path):
+                    record(i, _track_seconds(path), False)
+                    report.kept += 1
+                elif pool is None:
+                    _, seconds = render_track(cfg, i, soundfonts)
+                    record(i, seconds, True)
+                else:
+                    running[pool.submit(render_track, cfg, i, soundfonts)] = i
+                if pool is None:
+                    break
+            if running:
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for f in finished:
+                    i = running.pop(f)
+                    _, seconds = f.result()
+                    record(i, seconds, True)
+    finally:
+        for f in running:
+            f.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    need = done_count() or 0
+    for i in sorted(created):
+        if i >= need:  # rendered ahead of an --hours target that was already reached
+            shutil.rmtree(cfg.out / track_name(i), ignore_errors=True)
+    report.written = len([i for i in created if i < need])
+    report.seconds = sum(durations[i] for i in range(need))
+    report.tracks = [track_name(i) for i in range(need)]
+    report.wall_seconds = time.perf_counter() - t0
+    return report
