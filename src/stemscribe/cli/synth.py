@@ -35,6 +35,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--sample-rate", type=int, default=44100, help="Hz (default 44100)")
     p.add_argument("--track-seconds", type=_seconds_range, default=(30.0, 60.0), metavar="S|MIN-MAX",
                    help="length of each track's music in seconds, fixed or a random range (default 30-60)")
+    p.add_argument("--source", choices=("procedural", "midi", "corpus", "mix"),
+                   help="where the notes come from (default: train/validation mix procedural songs, music21 "
+                        "corpus pieces and --midi-dir files; test uses the reserved corpus pieces)")
+    p.add_argument("--midi-dir", metavar="DIR", help="folder of MIDI files to render (train and validation)")
     p.add_argument("--classes", help=f"comma-separated classes a track may use ({','.join(CLASS_NAMES)}); "
                                      "every listed class then plays in every procedural track")
     p.add_argument("--soundfont", action="append", default=[], metavar="PATH",
@@ -51,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..soundfonts import SoundfontError
     from ..synth.generate import SynthConfig, synthesize
+    from ..synth.sources import SourceError
 
     classes = None
     if args.classes:
@@ -71,11 +76,12 @@ def run(args: argparse.Namespace) -> int:
         print("stemscribe synth: FLAC cannot hold float samples; writing PCM_24", file=sys.stderr)
     cfg = SynthConfig(out=Path(args.out), split=args.split, tracks=args.tracks, hours=args.hours, seed=args.seed,
                       workers=args.workers, sample_rate=args.sample_rate, track_seconds=args.track_seconds,
-                      classes=classes, soundfonts=tuple(Path(p) for p in args.soundfont),
+                      classes=classes, source=args.source,
+                      midi_dir=Path(args.midi_dir) if args.midi_dir else None, soundfonts=tuple(Path(p) for p in args.soundfont),
                       effects=not args.no_effects, subtype=subtype)
     try:
         rep = synthesize(cfg, progress=not args.quiet)
-    except SoundfontError as e:
+    except (SoundfontError, SourceError) as e:
         raise UserError(str(e)) from None
     print(f"{rep.written} tracks written, {rep.kept} kept from an earlier run, {rep.seconds / 3600:.3f} h of audio "
           f"in {cfg.out} ({rep.wall_seconds:.1f} s)")

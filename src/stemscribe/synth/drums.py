@@ -94,9 +94,14 @@ class DrumBar:
     crash: bool = False
 
 
-def choose_groove(rng: np.random.Generator, meter: str) -> Groove:
-    """A random groove written in ``meter``."""
-    pool = [g for g in GROOVES if g.meter == meter]
+def is_straight(groove: Groove) -> bool:
+    """Whether a groove has a straight (not triplet or swung) feel, so it fits straight-eighth music."""
+    return groove.swing == 0 and not (groove.meter != "6/8" and groove.steps % 3 == 0) and "swing" not in groove.name
+
+
+def choose_groove(rng: np.random.Generator, meter: str, straight: bool = False) -> Groove:
+    """A random groove written in ``meter`` (only straight-feel ones when ``straight``)."""
+    pool = [g for g in GROOVES if g.meter == meter and (is_straight(g) or not straight)]
     if not pool:
         raise ValueError(f"no drum groove for meter {meter!r}; known: {sorted({g.meter for g in GROOVES})}")
     return pool[int(rng.integers(len(pool)))]

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..soundfonts import soundfont_name, soundfonts_for_split
-from .arranger import ALL_CLASSES, ArrangerConfig, arrange
+from .arranger import ALL_CLASSES
 from .effects import EffectsConfig, apply_chain, random_chain
 from .render import Renderer
 from .seeds import SPLITS, track_rng
-from .song import Song
+from .sources import SourcePlan, make_song, plan_sources
 from .writer import RenderedStem, is_complete, snap_to_ticks, track_name, write_track
 
 
@@ -40,6 +40,10 @@ class SynthConfig:
         (each track adds up to ``tail_seconds`` of release and reverb tail).
     classes: classes a track may use; None = all six. When given, every procedural track has
         every listed class.
+    source: "procedural", "midi", "corpus" or "mix"; None = the split's default (train and
+        validation: a mix of procedural, corpus and, with midi_dir, MIDI files; test: the reserved
+        corpus pieces).
+    midi_dir: a folder of the user's MIDI files (train and validation only).
     soundfonts: extra user soundfont files (train and validation only).
     effects: per-stem pedalboard effects on/off.
     subtype: FLAC sample format, "PCM_16" or "PCM_24".
@@ -54,6 +58,8 @@ class SynthConfig:
     sample_rate: int = 44100
     track_seconds: tuple[float, float] = (30.0, 60.0)
     classes: tuple[str, ...] | None = None
+    source: str | None = None
+    midi_dir: Path | None = None
     soundfonts: tuple[Path, ...] = ()
     effects: bool = True
     subtype: str = "PCM_16"
@@ -96,30 +102,43 @@ class SynthReport:
     tracks: list[str] = field(default_factory=list)
 
 
-_RENDERERS: dict[int, Renderer] = {}
+@dataclass
+class _Job:
+    """What every track of a run shares; set once per process (pool initializer or inline)."""
+
+    cfg: SynthConfig
+    plan: SourcePlan
+    soundfonts: list[Path]
+    renderer: Renderer | None = None
 
 
-def _renderer(sample_rate: int) -> Renderer:
-    """This process's renderer (soundfonts stay loaded across tracks)."""
-    if sample_rate not in _RENDERERS:
-        _RENDERERS[sample_rate] = Renderer(sample_rate)
-    return _RENDERERS[sample_rate]
+_JOB: _Job | None = None
 
 
-def make_song(cfg: SynthConfig, rng: np.random.Generator, index: int) -> Song:
-    """The MIDI content of track ``index``."""
-    arr = ArrangerConfig(classes=cfg.classes or ALL_CLASSES, require_all=cfg.classes is not None,
-                         seconds=(max(1.0, cfg.track_seconds[0]), max(1.0, cfg.track_seconds[1])))
-    return arrange(rng, arr)
+def _init_job(cfg: SynthConfig, plan: SourcePlan, soundfonts: list[Path]) -> None:
+    global _JOB
+    if _JOB is None or _JOB.cfg != cfg or _JOB.plan != plan:
+        if _JOB is not None and _JOB.renderer is not None and _JOB.renderer.sample_rate != cfg.sample_rate:
+            _JOB.renderer.close()
+            _JOB.renderer = None
+        renderer = _JOB.renderer if _JOB is not None else None
+        _JOB = _Job(cfg, plan, soundfonts, renderer)
 
 
-def render_track(cfg: SynthConfig, index: int, soundfonts: list[Path]) -> tuple[str, float]:
+def _run_job(index: int) -> tuple[str, float]:
+    assert _JOB is not None, "_init_job must run first"
+    if _JOB.renderer is None:
+        _JOB.renderer = Renderer(_JOB.cfg.sample_rate)
+    return render_track(_JOB.cfg, _JOB.plan, _JOB.soundfonts, index, _JOB.renderer)
+
+
+def render_track(cfg: SynthConfig, plan: SourcePlan, soundfonts: list[Path], index: int,
+                 renderer: Renderer) -> tuple[str, float]:
     """Make, render and write track ``index``; returns (folder name, seconds of audio)."""
     rng = track_rng(cfg.seed, cfg.split, index)
-    song = snap_to_ticks(make_song(cfg, rng, index))
+    song = snap_to_ticks(make_song(rng, plan))
     sr = cfg.sample_rate
     n = int(math.ceil((song.duration + cfg.tail_seconds) * sr))
-    renderer = _renderer(sr)
     per_stem = len(soundfonts) > 1 and rng.random() < 0.5
     track_font = soundfonts[int(rng.integers(len(soundfonts)))]
     stems: list[RenderedStem] = []
@@ -134,7 +153,7 @@ def render_track(cfg: SynthConfig, index: int, soundfonts: list[Path]) -> tuple[
             continue  # inaudible (no notes inside the track, or a silent preset): no stem, no labels
         stems.append(RenderedStem(part, r.program, font.name, audio))
     if not stems:
-        raise RuntimeError(f"{track_name(index)}: every part rendered silent")
+        raise RuntimeError(f"{track_name(index)}: every part rendered silent ({song.source})")
     mix = np.sum([s.audio for s in stems], axis=0)
     peak = max(float(np.abs(mix).max()), max(float(np.abs(s.audio).max()) for s in stems))
     gain = float(rng.uniform(*cfg.mix_peak)) / peak  # one gain for all stems: mix stays their sum
@@ -154,12 +173,14 @@ def _track_seconds(path: Path) -> float:
 def synthesize(cfg: SynthConfig, progress: bool = True) -> SynthReport:
     """Render the data set described by ``cfg``; resumes an interrupted run in the same folder.
 
-    Raises ``soundfonts.SoundfontError`` for a missing or split-forbidden soundfont.
+    Raises ``soundfonts.SoundfontError`` for a missing or split-forbidden soundfont and
+    ``sources.SourceError`` for a source the split forbids or an empty/unreadable MIDI folder.
     """
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     soundfonts = soundfonts_for_split(cfg.split, list(cfg.soundfonts))
+    plan = plan_sources(cfg.split, cfg.source, cfg.midi_dir, cfg.classes, cfg.track_seconds)
     cfg.out.mkdir(parents=True, exist_ok=True)
     for stale in cfg.out.glob(".Track*.partial"):
         shutil.rmtree(stale)
@@ -188,7 +209,15 @@ def synthesize(cfg: SynthConfig, progress: bool = True) -> SynthReport:
             created.add(i)
         bar.update(1 if target is None else round(seconds))
 
-    pool = ProcessPoolExecutor(cfg.workers) if cfg.workers > 1 else None
+    if cfg.workers > 1:
+        import multiprocessing
+
+        # spawn: a forked child would inherit this process's FluidSynth and tqdm state.
+        pool = ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_job, initargs=(cfg, plan, soundfonts))
+    else:
+        pool = None
+        _init_job(cfg, plan, soundfonts)
     running: dict[Future, int] = {}
     nxt = 0
     try:
@@ -203,10 +232,10 @@ def synthesize(cfg: SynthConfig, progress: bool = True) -> SynthReport:
                     record(i, _track_seconds(path), False)
                     report.kept += 1
                 elif pool is None:
-                    _, seconds = render_track(cfg, i, soundfonts)
+                    _, seconds = _run_job(i)
                     record(i, seconds, True)
                 else:
-                    running[pool.submit(render_track, cfg, i, soundfonts)] = i
+                    running[pool.submit(_run_job, i)] = i
                 if pool is None:
                     break
             if running:
