@@ -1,0 +1,375 @@
+"""Metric wrappers: separation (SI-SDR, BSS Eval), transcription (mir_eval) and activity.
+
+Every function validates its inputs first (``ValueError`` naming the problem), then computes.
+Signals are mono float arrays ``[samples]`` (or ``[sources, samples]``) at one sample rate;
+note lists are ``stemscribe.notes.Note`` (seconds, MIDI pitch). Scores in dB are float64.
+
+Undefined scores are ``None`` rather than 0 or NaN: an F1 against a reference with no notes,
+an SDR against a silent reference. The runner counts them and leaves them out of means.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..classes import DRUM_CLASSES, GM_DRUM_MAP
+from ..notes import Note, notes_to_arrays
+
+# A reference whose RMS over the evaluated crop is below this (dB relative to full scale, 1.0)
+# holds no usable energy: -80 dBFS is below 16-bit dither, so SI-SDR/SDR against it measure
+# nothing but the estimate's noise. Such references are excluded from separation means.
+SILENCE_DB = -80.0
+
+# SI-SDR of a perfect (or silent) estimate is +inf (-inf); scores are clipped to +-100 dB so
+# means stay finite. No real estimate comes near these bounds.
+SI_SDR_CLAMP_DB = 100.0
+
+# BSS Eval distortion filter: 512 taps is the bss_eval_sources (v3) default; at 16 kHz it
+# allows a 32 ms time-invariant filter.
+BSS_FILTER_LENGTH = 512
+
+# Transcription tolerances (DESIGN.md, "Metrics"): onsets within 50 ms; offsets within
+# 20 % of the reference note's length or 50 ms, whichever is larger.
+ONSET_TOLERANCE = 0.05
+OFFSET_RATIO = 0.2
+OFFSET_MIN_TOLERANCE = 0.05
+
+# Frame-level transcription uses mir_eval.multipitch's 10 ms grid.
+MULTIPITCH_FRAME_RATE = 100.0
+
+# Activity reference: a frame is "audible" when the reference stem's RMS over a window of
+# ACTIVITY_WINDOW seconds centred on the frame is at least ACTIVITY_THRESHOLD_DB relative to
+# the RMS of the whole evaluated mixture (the track as the model hears it). -30 dB below the
+# mix level is where a part stops being heard as playing (it is masked by the rest); the
+# 100 ms window bridges the gaps between repeated notes of one phrase.
+ACTIVITY_THRESHOLD_DB = -30.0
+ACTIVITY_WINDOW = 0.1
+
+PRF = dict  # {"precision": float, "recall": float, "f1": float}
+
+
+def _as_signal(x: np.ndarray, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be a mono signal [samples], got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite samples")
+    return x
+
+
+def rms_db(x: np.ndarray) -> float:
+    """RMS level of a signal in dB relative to full scale (1.0); -inf for digital silence."""
+    x = np.asarray(x, dtype=np.float64)
+    ms = float(np.mean(x * x)) if x.size else 0.0
+    return 10.0 * np.log10(ms) if ms > 0 else float("-inf")
+
+
+def is_silent(x: np.ndarray, threshold_db: float = SILENCE_DB) -> bool:
+    """True when the signal's RMS is below ``threshold_db`` dBFS (see SILENCE_DB)."""
+    return rms_db(x) < threshold_db
+
+
+def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Scale-invariant SDR in dB (Le Roux et al., 2019), no mean removal, clipped to +-100 dB.
+
+    reference, estimate: mono ``[samples]`` of equal length and rate. The estimate is projected
+    on the reference; SI-SDR = 10 log10(|target|^2 / |estimate - target|^2). A silent estimate
+    gives -100 dB, a perfect one +100 dB. Raises ValueError for a silent reference, for which
+    the score is undefined (callers check ``is_silent`` first).
+    """
+    s = _as_signal(reference, "reference")
+    e = _as_signal(estimate, "estimate")
+    if s.shape != e.shape:
+        raise ValueError(f"reference and estimate lengths differ: {s.size} and {e.size} samples")
+    ss = float(np.dot(s, s))
+    if ss == 0.0:
+        raise ValueError("reference is digitally silent; SI-SDR is undefined")
+    alpha = float(np.dot(e, s)) / ss
+    target = alpha * s
+    noise = e - target
+    t, n = float(np.dot(target, target)), float(np.dot(noise, noise))
+    if t == 0.0:
+        return -SI_SDR_CLAMP_DB
+    if n == 0.0:
+        return SI_SDR_CLAMP_DB
+    return float(np.clip(10.0 * np.log10(t / n), -SI_SDR_CLAMP_DB, SI_SDR_CLAMP_DB))
+
+
+def bss_eval(references: np.ndarray, estimates: np.ndarray, filter_length: int = BSS_FILTER_LENGTH,
+             ) -> dict[str, np.ndarray]:
+    """SDR, SIR and SAR in dB (bss_eval_sources definitions) computed by fast_bss_eval.
+
+    references: ``[sources, samples]``, the true sources of the mixture; all must be non-silent
+        (drop silent ones first: their projection matrix is singular).
+    estimates: ``[sources, samples]``, or ``[systems, sources, samples]`` to score several
+        systems' estimates of the same references in one call. The references' correlation
+        matrix (the expensive part, a ``sources*filter_length`` square system) is then
+        factorised once for all systems.
+    Returns ``{"sdr", "sir", "sar"}``, each ``[sources]`` or ``[systems, sources]``. Estimate
+    ``k`` is scored against reference ``k`` (no permutation search: the classes are known).
+
+    Computation is in float64 on the whole signal (one time-invariant 512-tap distortion
+    filter per source, not museval's 1 s windows), with fast_bss_eval's torch backend: its
+    NumPy backend fails on NumPy >= 2.
+    """
+    ref = np.asarray(references, dtype=np.float64)
+    est = np.asarray(estimates, dtype=np.float64)
+    if ref.ndim != 2:
+        raise ValueError(f"references must be [sources, samples], got shape {ref.shape}")
+    single = est.ndim == 2
+    if single:
+        est = est[None]
+    if est.ndim != 3 or est.shape[1:] != ref.shape:
+        raise ValueError(f"estimates must be [sources, samples] or [systems, sources, samples] matching "
+                         f"references {ref.shape}, got shape {np.asarray(estimates).shape}")
+    if ref.shape[1] <= filter_length:
+        raise ValueError(f"signals of {ref.shape[1]} samples are too short for a {filter_length}-tap "
+                         f"BSS Eval filter")
+    if not (np.isfinite(ref).all() and np.isfinite(est).all()):
+        raise ValueError("references or estimates contain NaN or infinite samples")
+    silent = [i for i in range(ref.shape[0]) if not np.any(ref[i])]
+    if silent:
+        raise ValueError(f"references {silent} are silent; leave silent references out of BSS Eval")
+    sdr, sir, sar = _fast_bss_eval(ref, est, filter_length)
+    if single:
+        return {"sdr": sdr[0], "sir": sir[0], "sar": sar[0]}
+    return {"sdr": sdr, "sir": sir, "sar": sar}
+
+
+def _fast_bss_eval(ref: np.ndarray, est: np.ndarray, filter_length: int,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ref ``[n, T]``, est ``[k, n, T]`` -> sdr, sir, sar ``[k, n]``."""
+    import torch
+    from fast_bss_eval.torch import metrics as fbe
+
+    k, n, T = est.shape
+    ref_t = torch.from_numpy(np.ascontiguousarray(ref))
+    est_t = torch.from_numpy(np.ascontiguousarray(est.reshape(k * n, T)))
+    with torch.no_grad():
+        try:
+            # Pairwise statistics of every reference with every estimate of every system; the
+            # block-Toeplitz system of the references is solved once with k*n right-hand sides.
+            coh_sdr, coh_sar = fbe.square_cosine_metrics(ref_t, est_t, filter_length=filter_length,
+                                                         pairwise=True)  # [n, k*n]
+            neg = fbe._base_metrics_bss_eval(coh_sdr, coh_sar)
+            cols = torch.arange(k * n)
+            rows = cols % n  # estimate k*n+i belongs to reference i
+            sdr, sir, sar = (-m[rows, cols].reshape(k, n).numpy() for m in neg)
+        except (AttributeError, TypeError):
+            # fast_bss_eval's internals moved: fall back to its public function, one call per system.
+            import fast_bss_eval
+
+            out = [fast_bss_eval.bss_eval_sources(ref_t, torch.from_numpy(np.ascontiguousarray(e)),
+                                                  filter_length=filter_length, compute_permutation=False)
+                   for e in est]
+            sdr, sir, sar = (np.stack([o[j].numpy() for o in out]) for j in range(3))
+    return sdr.astype(np.float64), sir.astype(np.float64), sar.astype(np.float64)
+
+
+def _prf(precision: float, recall: float, f1: float) -> PRF:
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
+
+
+def _validate_notes(notes: Sequence[Note], name: str) -> None:
+    for n in notes:
+        if not (np.isfinite(n.start) and np.isfinite(n.end)) or n.end < n.start or n.start < 0:
+            raise ValueError(f"{name}: note {n} has an invalid interval (need 0 <= start <= end)")
+
+
+def _arrays(notes: Sequence[Note]) -> tuple[np.ndarray, np.ndarray]:
+    iv, hz, _ = notes_to_arrays(notes)
+    # mir_eval rejects zero-length intervals; a note that starts and ends in one instant
+    # (drum hits from some MIDI files) gets a 1 ms length, which no offset criterion here uses.
+    if len(iv):
+        iv[:, 1] = np.maximum(iv[:, 1], iv[:, 0] + 1e-3)
+    return iv, hz
+
+
+def note_scores(reference: Sequence[Note], estimate: Sequence[Note], onset_tolerance: float = ONSET_TOLERANCE,
+                offset_ratio: float = OFFSET_RATIO, offset_min_tolerance: float = OFFSET_MIN_TOLERANCE,
+                ) -> dict[str, PRF] | None:
+    """Note-level precision/recall/F1 from ``mir_eval.transcription``.
+
+    Returns ``{"onset": PRF, "onset_offset": PRF}``: onsets within ``onset_tolerance`` seconds
+    and pitch within 50 cents; ``onset_offset`` also needs the offset within
+    ``max(offset_ratio * reference length, offset_min_tolerance)`` seconds. None when the
+    reference has no notes (F1 is undefined); an empty estimate against notes scores 0.
+    """
+    reference, estimate = list(reference), list(estimate)
+    _validate_notes(reference, "reference")
+    _validate_notes(estimate, "estimate")
+    if onset_tolerance <= 0 or offset_ratio <= 0:
+        raise ValueError("onset_tolerance and offset_ratio must be positive")
+    if not reference:
+        return None
+    if not estimate:
+        return {"onset": _prf(0, 0, 0), "onset_offset": _prf(0, 0, 0)}
+    import mir_eval
+
+    ri, rp = _arrays(reference)
+    ei, ep = _arrays(estimate)
+    on = mir_eval.transcription.precision_recall_f1_overlap(
+        ri, rp, ei, ep, onset_tolerance=onset_tolerance, offset_ratio=None)[:3]
+    onoff = mir_eval.transcription.precision_recall_f1_overlap(
+        ri, rp, ei, ep, onset_tolerance=onset_tolerance, offset_ratio=offset_ratio,
+        offset_min_tolerance=offset_min_tolerance)[:3]
+    return {"onset": _prf(*on), "onset_offset": _prf(*onoff)}
+
+
+def notes_to_multipitch(notes: Sequence[Note], duration: float, frame_rate: float = MULTIPITCH_FRAME_RATE,
+                        ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Frame times ``[frames]`` (s) and the frequencies (Hz) sounding in each frame.
+
+    Frame ``i`` is at ``i / frame_rate`` s for ``i < ceil(duration * frame_rate)``; a note sounds
+    in frames whose time lies in ``[start, end)``. Unison notes count once.
+    """
+    if duration <= 0 or frame_rate <= 0:
+        raise ValueError(f"duration and frame_rate must be positive, got {duration} s and {frame_rate} Hz")
+    n = int(np.ceil(duration * frame_rate))
+    times = np.arange(n) / frame_rate
+    active: list[set[int]] = [set() for _ in range(n)]
+    for note in notes:
+        a = int(np.ceil(note.start * frame_rate - 1e-9))
+        b = int(np.ceil(note.end * frame_rate - 1e-9))
+        for i in range(max(a, 0), min(b, n)):
+            active[i].add(int(note.pitch))
+    freqs = [440.0 * 2.0 ** ((np.array(sorted(p), float) - 69.0) / 12.0) for p in active]
+    return times, freqs
+
+
+def frame_scores(reference: Sequence[Note], estimate: Sequence[Note], duration: float,
+                 frame_rate: float = MULTIPITCH_FRAME_RATE) -> PRF | None:
+    """Frame-level precision/recall/F1 from ``mir_eval.multipitch`` on a 10 ms grid.
+
+    duration: seconds of audio scored (frames after the last note count as silent frames).
+    None when the reference has no notes.
+    """
+    reference, estimate = list(reference), list(estimate)
+    _validate_notes(reference, "reference")
+    _validate_notes(estimate, "estimate")
+    if not reference:
+        return None
+    import mir_eval
+
+    rt, rf = notes_to_multipitch(reference, duration, frame_rate)
+    et, ef = notes_to_multipitch(estimate, duration, frame_rate)
+    if not any(len(f) for f in ef):
+        return _prf(0, 0, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mir_eval warns about empty frames, which are expected
+        p, r = mir_eval.multipitch.metrics(rt, rf, et, ef)[:2]
+    f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
+    return _prf(p, r, f1)
+
+
+def drum_notes_by_class(notes: Iterable[Note]) -> dict[str, np.ndarray]:
+    """Onset times (s) per drum class after mapping GM drum notes with ``GM_DRUM_MAP``.
+
+    Notes outside the map (tambourine, cowbell, ...) are dropped: the model does not transcribe them.
+    """
+    out: dict[str, list[float]] = {c: [] for c in DRUM_CLASSES}
+    for n in notes:
+        k = GM_DRUM_MAP.get(int(n.pitch))
+        if k is not None:
+            out[DRUM_CLASSES[k]].append(float(n.start))
+    return {c: np.array(sorted(v)) for c, v in out.items()}
+
+
+def drum_scores(reference: Sequence[Note], estimate: Sequence[Note], onset_tolerance: float = ONSET_TOLERANCE,
+                ) -> dict[str, PRF | None]:
+    """Drum onset precision/recall/F1, per drum class and overall.
+
+    Both note lists are GM drum notes; each is mapped to kick/snare/hihat/toms/cymbals and a
+    hit matches a hit of the same class within ``onset_tolerance`` s (``mir_eval.onset``'s
+    one-to-one matching). "overall" pools the matches of all classes. A class with no reference
+    hits scores None.
+    """
+    reference, estimate = list(reference), list(estimate)
+    _validate_notes(reference, "reference")
+    _validate_notes(estimate, "estimate")
+    if onset_tolerance <= 0:
+        raise ValueError("onset_tolerance must be positive")
+    import mir_eval
+
+    ref, est = drum_notes_by_class(reference), drum_notes_by_class(estimate)
+    out: dict[str, PRF | None] = {}
+    hits = n_ref = n_est = 0
+    for c in DRUM_CLASSES:
+        r, e = ref[c], est[c]
+        n_ref += len(r)
+        n_est += len(e)
+        if len(r) and len(e):
+            m = len(mir_eval.util.match_events(r, e, onset_tolerance))
+        else:
+            m = 0
+        hits += m
+        out[c] = _counts_prf(m, len(r), len(e)) if len(r) else None
+    out["overall"] = _counts_prf(hits, n_ref, n_est) if n_ref else None
+    return out
+
+
+def _counts_prf(hits: int, n_ref: int, n_est: int) -> PRF:
+    p = hits / n_est if n_est else 0.0
+    r = hits / n_ref if n_ref else 0.0
+    return _prf(p, r, 2 * p * r / (p + r) if p + r > 0 else 0.0)
+
+
+def frame_rms_db(x: np.ndarray, sample_rate: int, frame_rate: float, n_frames: int,
+                 window: float = ACTIVITY_WINDOW) -> np.ndarray:
+    """RMS in dBFS ``[n_frames]`` of ``x [samples]`` over ``window`` s centred on ``i / frame_rate`` s."""
+    x = _as_signal(x, "signal")
+    if sample_rate <= 0 or frame_rate <= 0 or window <= 0:
+        raise ValueError("sample_rate, frame_rate and window must be positive")
+    half = max(1, int(round(window * sample_rate / 2)))
+    c = np.concatenate([[0.0], np.cumsum(x * x)])
+    centres = np.round(np.arange(n_frames) * sample_rate / frame_rate).astype(np.int64)
+    a = np.clip(centres - half, 0, x.size)
+    b = np.clip(centres + half, 0, x.size)
+    ms = (c[b] - c[a]) / np.maximum(b - a, 1)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(np.maximum(ms, 0.0))
+
+
+def audible_frames(stem: np.ndarray, mixture: np.ndarray, sample_rate: int, frame_rate: float, n_frames: int,
+                   threshold_db: float = ACTIVITY_THRESHOLD_DB, window: float = ACTIVITY_WINDOW) -> np.ndarray:
+    """Where a reference stem is audible: bool ``[n_frames]`` (definition at ACTIVITY_THRESHOLD_DB).
+
+    stem, mixture: mono ``[samples]`` at ``sample_rate``; the threshold is relative to the RMS of
+    the whole mixture, so the same stem level counts as inaudible under a loud mix.
+    """
+    mix_db = rms_db(_as_signal(mixture, "mixture"))
+    if not np.isfinite(mix_db):
+        return np.zeros(n_frames, bool)
+    return frame_rms_db(stem, sample_rate, frame_rate, n_frames, window) >= mix_db + threshold_db
+
+
+def segments_to_frames(segments: Iterable[tuple[float, float]], frame_rate: float, n_frames: int) -> np.ndarray:
+    """Boolean ``[n_frames]``: frame ``i`` (at ``i / frame_rate`` s) lies inside a segment ``[start, end)``."""
+    t = np.arange(n_frames) / frame_rate
+    on = np.zeros(n_frames, bool)
+    for a, b in segments:
+        if b < a:
+            raise ValueError(f"segment ({a}, {b}) ends before it starts")
+        on |= (t >= a) & (t < b)
+    return on
+
+
+def activity_scores(reference: np.ndarray, estimate: np.ndarray) -> PRF | None:
+    """Frame precision/recall/F1 of boolean activity ``[frames]``; None when the reference is never active."""
+    r = np.asarray(reference, bool)
+    e = np.asarray(estimate, bool)
+    if r.shape != e.shape or r.ndim != 1:
+        raise ValueError(f"activity arrays must be 1-D and equal in length, got {r.shape} and {e.shape}")
+    if not r.any():
+        return None
+    return _counts_prf(int(np.sum(r & e)), int(r.sum()), int(e.sum()))
+
+
+def mean_f1(scores: Mapping[str, PRF | None]) -> float | None:
+    """Mean F1 of the defined entries of a mapping of PRF dicts (None when none is defined)."""
+    vals = [s["f1"] for s in scores.values() if s is not None]
+    return float(np.mean(vals)) if vals else None

@@ -1,0 +1,159 @@
+"""Metric wrappers and oracle masks against hand-made cases with known answers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stemscribe.evaluate import metrics as M
+from stemscribe.evaluate.oracle import ideal_binary_mask, ideal_ratio_mask
+from stemscribe.notes import Note
+
+SR = 16000
+
+
+def noise(seconds: float = 1.0, seed: int = 0, scale: float = 0.1) -> np.ndarray:
+    return (scale * np.random.default_rng(seed).standard_normal(int(seconds * SR))).astype(np.float32)
+
+
+def tone(hz: float, seconds: float = 1.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (amp * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+# --- separation -------------------------------------------------------------------------------
+
+def test_si_sdr_perfect_scaled_silent_and_noisy():
+    s = noise()
+    assert M.si_sdr(s, s) == M.SI_SDR_CLAMP_DB
+    assert M.si_sdr(s, 0.5 * s) == M.SI_SDR_CLAMP_DB          # scale invariant
+    assert M.si_sdr(s, np.zeros_like(s)) == -M.SI_SDR_CLAMP_DB
+    # Independent noise 20 dB below the source: SI-SDR close to 20 dB.
+    assert M.si_sdr(s, s + noise(seed=1, scale=0.01)) == pytest.approx(20.0, abs=0.3)
+
+
+def test_si_sdr_validates():
+    with pytest.raises(ValueError, match="lengths differ"):
+        M.si_sdr(noise(1.0), noise(0.5))
+    with pytest.raises(ValueError, match="silent"):
+        M.si_sdr(np.zeros(100), noise(100 / SR))
+    with pytest.raises(ValueError, match="mono"):
+        M.si_sdr(np.zeros((2, 100)), np.zeros((2, 100)))
+
+
+def test_silence_threshold():
+    assert M.is_silent(np.zeros(1000))
+    assert M.is_silent(np.full(1000, 1e-5))                   # -100 dBFS
+    assert not M.is_silent(noise())
+
+
+def test_bss_eval_perfect_mixture_and_batched():
+    refs = np.stack([noise(seed=0), noise(seed=1)])
+    perfect = M.bss_eval(refs, refs)
+    assert perfect["sdr"].shape == (2,) and (perfect["sdr"] > 60).all()
+    # The mixture as the estimate of two equal-power independent sources: SDR and SIR near 0 dB.
+    mix = np.broadcast_to(refs.sum(0), refs.shape)
+    m = M.bss_eval(refs, mix)
+    assert np.abs(m["sdr"]).max() < 0.5 and np.abs(m["sir"]).max() < 0.5
+    # Several systems in one call give the same numbers as one call each.
+    noisy = refs + np.stack([noise(seed=2, scale=0.01), noise(seed=3, scale=0.01)])
+    both = M.bss_eval(refs, np.stack([noisy, mix]))
+    assert both["sdr"].shape == (2, 2)
+    np.testing.assert_allclose(both["sdr"][0], M.bss_eval(refs, noisy)["sdr"], atol=1e-6)
+    np.testing.assert_allclose(both["sir"][1], m["sir"], atol=1e-6)
+    assert both["sdr"][0] == pytest.approx([20.0, 20.0], abs=0.5)
+
+
+def test_bss_eval_validates():
+    refs = np.stack([noise(seed=0), np.zeros(SR, np.float32)])
+    with pytest.raises(ValueError, match="silent"):
+        M.bss_eval(refs, refs)
+    with pytest.raises(ValueError, match="matching"):
+        M.bss_eval(refs[:1], refs)
+    with pytest.raises(ValueError, match="too short"):
+        M.bss_eval(np.ones((1, 100)), np.ones((1, 100)))
+
+
+# --- transcription ----------------------------------------------------------------------------
+
+REF = [Note(60, 0.5, 1.0), Note(64, 1.0, 1.5), Note(67, 2.0, 3.0)]
+
+
+def shifted(notes, dt):
+    return [Note(n.pitch, n.start + dt, n.end + dt, n.velocity) for n in notes]
+
+
+def test_note_scores_perfect_and_shifted():
+    s = M.note_scores(REF, REF)
+    assert s["onset"]["f1"] == 1.0 and s["onset_offset"]["f1"] == 1.0
+    assert M.note_scores(REF, shifted(REF, 0.04))["onset"]["f1"] == 1.0   # within 50 ms
+    assert M.note_scores(REF, shifted(REF, -0.045))["onset"]["f1"] == 1.0
+    assert M.note_scores(REF, shifted(REF, 0.06))["onset"]["f1"] == 0.0   # beyond 50 ms
+
+
+def test_note_scores_offsets_and_empty():
+    long = [Note(n.pitch, n.start, n.end + 0.5 * (n.end - n.start)) for n in REF]
+    s = M.note_scores(REF, long)
+    assert s["onset"]["f1"] == 1.0 and s["onset_offset"]["f1"] == 0.0
+    assert M.note_scores([], REF) is None                     # undefined without reference notes
+    assert M.note_scores(REF, [])["onset"]["f1"] == 0.0
+    with pytest.raises(ValueError, match="invalid interval"):
+        M.note_scores([Note(60, 1.0, 0.5)], REF)
+
+
+def test_frame_scores():
+    assert M.frame_scores(REF, REF, 3.5)["f1"] == 1.0
+    half = M.frame_scores(REF, [REF[2]], 3.5)
+    assert half["precision"] == 1.0 and half["recall"] == pytest.approx(0.5, abs=0.02)
+    assert M.frame_scores(REF, [], 3.5)["f1"] == 0.0
+    assert M.frame_scores([], REF, 3.5) is None
+
+
+def test_drum_mapping_and_scores():
+    ref = [Note(36, 0.0, 0.1), Note(38, 0.5, 0.6), Note(42, 1.0, 1.1), Note(54, 1.2, 1.3)]  # 54: tambourine
+    # Other GM notes of the same drum classes (35 kick, 40 snare, 46 open hi-hat) match.
+    est = [Note(35, 0.01, 0.1), Note(40, 0.52, 0.6), Note(46, 0.98, 1.1)]
+    s = M.drum_scores(ref, est)
+    assert s["kick"]["f1"] == s["snare"]["f1"] == s["hihat"]["f1"] == s["overall"]["f1"] == 1.0
+    assert s["toms"] is None and s["cymbals"] is None
+    # A snare hit transcribed as a kick: right time, wrong class.
+    wrong = M.drum_scores(ref, [Note(36, 0.0, 0.1), Note(36, 0.5, 0.6), Note(42, 1.0, 1.1)])
+    assert wrong["snare"]["f1"] == 0.0 and wrong["kick"]["precision"] == 0.5
+    assert wrong["overall"]["f1"] == pytest.approx(2 / 3)
+    assert M.drum_notes_by_class(ref)["kick"].tolist() == [0.0]
+
+
+# --- activity ---------------------------------------------------------------------------------
+
+def test_audible_frames_and_activity_f1():
+    stem = np.concatenate([tone(440, 1.0), np.zeros(SR, np.float32)])
+    mix = stem + np.concatenate([np.zeros(SR, np.float32), tone(220, 1.0)])
+    fr = 50.0
+    on = M.audible_frames(stem, mix, SR, fr, 100)
+    assert on[5:45].all() and not on[55:].any()
+    est = M.segments_to_frames([(0.0, 1.0)], fr, 100)
+    assert M.activity_scores(on, est)["f1"] > 0.95
+    assert M.activity_scores(on, ~est)["f1"] < 0.1   # only the 50 ms window edge overlaps
+    assert M.activity_scores(np.zeros(100, bool), est) is None
+    # A stem 40 dB under the mixture is not audible.
+    assert not M.audible_frames(0.01 * stem, mix, SR, fr, 100).any()
+
+
+# --- oracle masks -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mask", [ideal_ratio_mask, ideal_binary_mask])
+def test_oracle_masks_beat_the_mixture(mask):
+    sources = np.stack([tone(440, 2.0), noise(2.0, scale=0.05)])
+    est = mask(sources)
+    assert est.shape == sources.shape
+    np.testing.assert_allclose(est.sum(0), sources.sum(0), atol=1e-4)   # masks sum to one
+    mix = sources.sum(0)
+    for i in range(2):
+        oracle, baseline = M.si_sdr(sources[i], est[i]), M.si_sdr(sources[i], mix)
+        assert oracle > 15.0 and oracle > baseline + 10.0
+
+
+def test_oracle_validates():
+    with pytest.raises(ValueError, match="shorter"):
+        ideal_ratio_mask(np.ones((2, 100)))
+    with pytest.raises(ValueError, match="sources"):
+        ideal_binary_mask(np.ones(5000))
