@@ -96,7 +96,8 @@ class DrumBar:
 
 def is_straight(groove: Groove) -> bool:
     """Whether a groove has a straight (not triplet or swung) feel, so it fits straight-eighth music."""
-    return groove.swing == 0 and not (groove.meter != "6/8" and groove.steps % 3 == 0) and "swing" not in groove.name
+    triplets = groove.meter == "4/4" and groove.steps % 3 == 0  # a 12-step 4/4 bar is a triplet grid
+    return groove.swing == 0 and not triplets and groove.name not in ("swing", "jazz waltz")
 
 
 def choose_groove(rng: np.random.Generator, meter: str, straight: bool = False) -> Groove:

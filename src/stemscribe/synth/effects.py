@@ -24,6 +24,7 @@ class EffectsConfig:
     compressor, chorus, phaser: probabilities for each stem (chorus/phaser only on
         guitar, piano and other).
     drive: probability an electric guitar gets overdrive.
+    eq_band: probability of each of the low-shelf, peak and high-shelf EQ bands.
     eq_db: maximum boost/cut of the random shelf and peak filters, dB.
     """
 
@@ -32,6 +33,7 @@ class EffectsConfig:
     chorus: float = 0.2
     phaser: float = 0.08
     drive: float = 0.4
+    eq_band: float = 0.5
     eq_db: float = 5.0
 
 
@@ -41,10 +43,14 @@ def random_chain(rng: np.random.Generator, cls: str, program: int, cfg: EffectsC
 
     u = rng.uniform
     fx = [pb.HighpassFilter(float(u(20, 40) if cls in ("bass", "drums") else u(30, 120)))]
-    fx.append(pb.LowShelfFilter(float(u(80, 300)), float(u(-cfg.eq_db, cfg.eq_db))))
-    fx.append(pb.PeakFilter(float(np.exp(u(np.log(200), np.log(6000)))), float(u(-cfg.eq_db, cfg.eq_db)),
-                            float(u(0.5, 2.0))))
-    fx.append(pb.HighShelfFilter(float(u(3000, 10000)), float(u(-cfg.eq_db, cfg.eq_db))))
+    # Each EQ band is present half the time: variety at half the cost of always running all three.
+    if rng.random() < cfg.eq_band:
+        fx.append(pb.LowShelfFilter(float(u(80, 300)), float(u(-cfg.eq_db, cfg.eq_db))))
+    if rng.random() < cfg.eq_band:
+        fx.append(pb.PeakFilter(float(np.exp(u(np.log(200), np.log(6000)))), float(u(-cfg.eq_db, cfg.eq_db)),
+                                float(u(0.5, 2.0))))
+    if rng.random() < cfg.eq_band:
+        fx.append(pb.HighShelfFilter(float(u(3000, 10000)), float(u(-cfg.eq_db, cfg.eq_db))))
     if cls == "guitar" and program in ELECTRIC_GUITARS and rng.random() < cfg.drive:
         drive = float(u(6, 24))
         fx += [pb.Distortion(drive), pb.Gain(-0.8 * drive), pb.LowpassFilter(float(u(3500, 7000)))]

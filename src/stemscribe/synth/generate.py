@@ -22,6 +22,7 @@ from .arranger import ALL_CLASSES
 from .effects import EffectsConfig, apply_chain, random_chain
 from .render import Renderer
 from .seeds import SPLITS, track_rng
+from .song import Song
 from .sources import SourcePlan, make_song, plan_sources
 from .writer import RenderedStem, is_complete, snap_to_ticks, track_name, write_track
 
@@ -133,33 +134,57 @@ def _run_job(index: int) -> tuple[str, float]:
 
 
 def render_track(cfg: SynthConfig, plan: SourcePlan, soundfonts: list[Path], index: int,
-                 renderer: Renderer) -> tuple[str, float]:
-    """Make, render and write track ``index``; returns (folder name, seconds of audio)."""
+                 renderer: Renderer, timings: dict[str, float] | None = None) -> tuple[str, float]:
+    """Make, render and write track ``index``; returns (folder name, seconds of audio).
+
+    timings: if given, receives CPU seconds spent per stage ("song", "render", "effects", "write").
+    """
+    t = time.process_time()
     rng = track_rng(cfg.seed, cfg.split, index)
-    song = snap_to_ticks(make_song(rng, plan))
+    song = make_song(rng, plan)
+    if timings is not None:
+        timings["song"] = timings.get("song", 0.0) + time.process_time() - t
+    return render_song(cfg, song, rng, soundfonts, index, renderer, timings)
+
+
+def render_song(cfg: SynthConfig, song: Song, rng: np.random.Generator, soundfonts: list[Path], index: int,
+                renderer: Renderer, timings: dict[str, float] | None = None) -> tuple[str, float]:
+    """Render ``song`` stem by stem, add effects and gains, and write it as track ``index``."""
+    clock = {"render": 0.0, "effects": 0.0, "write": 0.0}
+    song = snap_to_ticks(song)
     sr = cfg.sample_rate
     n = int(math.ceil((song.duration + cfg.tail_seconds) * sr))
     per_stem = len(soundfonts) > 1 and rng.random() < 0.5
     track_font = soundfonts[int(rng.integers(len(soundfonts)))]
+    fonts = [soundfonts[int(rng.integers(len(soundfonts)))] if per_stem else track_font for _ in song.parts]
+    t = time.process_time()
+    rendered = renderer.render_parts(song.parts, fonts, n)
+    clock["render"] += time.process_time() - t
     stems: list[RenderedStem] = []
-    for part in song.parts:
-        font = soundfonts[int(rng.integers(len(soundfonts)))] if per_stem else track_font
-        r = renderer.render(part, font, n)
+    t = time.process_time()
+    for part, font, r in zip(song.parts, fonts, rendered):
         audio = r.audio
         if cfg.effects:
             audio = apply_chain(random_chain(rng, part.cls, r.program, cfg.effects_config), audio, sr)
-        audio = audio * np.float32(10 ** (rng.uniform(*cfg.stem_gain_db) / 20))
+        audio *= np.float32(10 ** (rng.uniform(*cfg.stem_gain_db) / 20))
         if np.abs(audio).max(initial=0.0) < 1e-4:
             continue  # inaudible (no notes inside the track, or a silent preset): no stem, no labels
         stems.append(RenderedStem(part, r.program, font.name, audio))
+    clock["effects"] += time.process_time() - t
     if not stems:
         raise RuntimeError(f"{track_name(index)}: every part rendered silent ({song.source})")
+    t = time.process_time()
     mix = np.sum([s.audio for s in stems], axis=0)
     peak = max(float(np.abs(mix).max()), max(float(np.abs(s.audio).max()) for s in stems))
     gain = float(rng.uniform(*cfg.mix_peak)) / peak  # one gain for all stems: mix stays their sum
-    stems = [RenderedStem(s.part, s.program, s.soundfont, (s.audio * gain).astype(np.float32)) for s in stems]
+    for s in stems:
+        np.multiply(s.audio, np.float32(gain), out=s.audio)
     info = {"split": cfg.split, "seed": int(cfg.seed), "index": int(index)}
     path = write_track(cfg.out, index, song, stems, sr, cfg.subtype, info)
+    clock["write"] += time.process_time() - t
+    if timings is not None:
+        for k, v in clock.items():
+            timings[k] = timings.get(k, 0.0) + v
     return path.name, n / sr
 
 

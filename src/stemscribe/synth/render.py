@@ -1,9 +1,12 @@
 """Render song parts to dry mono audio with FluidSynth (through pyfluidsynth).
 
-Each part is rendered on its own, on a synth that holds only the part's soundfont: program
-select, then note-on/off events scheduled sample-accurately by rendering exactly up to each
-event's sample before sending it. FluidSynth's reverb and chorus are off, so stems are dry and
-aligned (effects come later, per stem, from ``effects.py``).
+Every part of a track gets its own MIDI channel (drums on channel 9, bank 128) and its own
+FluidSynth output group, so each stem comes out as a separate dry signal, with no crosstalk,
+from one pass over the track's events: note-on/off events are scheduled sample-accurately by
+rendering exactly up to each event's sample before sending it. A fresh synth renders each
+track, so a track's audio never depends on what was rendered before it (a reused, reset synth
+is not bit-identical: voice state carries over). FluidSynth's reverb and chorus are off, so
+stems are dry and aligned (effects come later, per stem, from ``effects.py``).
 
 Timing: FluidSynth renders in blocks of 64 samples and an event sent between blocks takes
 effect at the next block boundary, so a rendered onset lags its MIDI time by 0-63 samples
@@ -21,7 +24,9 @@ from ..notes import Note
 from .song import CLASS_PROGRAMS, Part
 
 BLOCK = 64  # FluidSynth's internal block (FLUID_BUFSIZE), samples
-MELODIC_CHANNEL, DRUM_CHANNEL, DRUM_BANK = 0, 9, 128
+CHUNK = 8192  # samples rendered per call between events
+DRUM_CHANNEL, DRUM_BANK = 9, 128
+MAX_GROUPS = 128  # FluidSynth's limit on audio groups, so on parts per track
 
 
 class RenderError(RuntimeError):
@@ -36,12 +41,12 @@ class RenderedPart:
     program: int
 
 
-def _write_float():
+def _nwrite_float():
     import fluidsynth
 
-    f = fluidsynth._fl.fluid_synth_write_float
-    f.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                  ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    f = fluidsynth._fl.fluid_synth_nwrite_float
+    f.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
+                  ctypes.c_void_p, ctypes.c_void_p]
     f.restype = ctypes.c_int
     return f
 
@@ -65,12 +70,25 @@ def tidy_notes(notes: list[Note], is_drum: bool) -> list[Note]:
     return sorted(out, key=lambda n: (n.start, n.pitch))
 
 
-class Renderer:
-    """FluidSynth renderer: one fresh synth per part, so a part renders the same whatever was
-    rendered before it (a reused, reset synth is not bit-identical: voice state carries over).
+def assign_channels(parts: list[Part]) -> list[int]:
+    """MIDI channel of each part: the first drum part on channel 9 (GM), every other part on its
+    own channel, skipping 9."""
+    free = (c for c in range(MAX_GROUPS) if c != DRUM_CHANNEL)
+    out, drum_taken = [], False
+    for p in parts:
+        if p.is_drum and not drum_taken:
+            out.append(DRUM_CHANNEL)
+            drum_taken = True
+        else:
+            out.append(next(free))
+    return out
 
-    Loading a soundfont takes 0.5-10 s, so the renderer keeps one idle "anchor" synth per soundfont
-    alive; FluidSynth's sample cache then makes loading it into each part's synth near-free.
+
+class Renderer:
+    """FluidSynth renderer: a fresh synth per track (or per part, for :meth:`render`).
+
+    Loading a soundfont takes 0.2-10 s, so the renderer keeps one idle "anchor" synth per
+    soundfont alive; FluidSynth's sample cache then makes loading it into each new synth cheap.
 
     sample_rate: output rate in Hz. gain: FluidSynth master gain (0.2 is FluidSynth's default;
     0.5 keeps quiet instruments well above the 16-bit floor without clipping dense parts).
@@ -80,26 +98,26 @@ class Renderer:
         self.sample_rate = int(sample_rate)
         self.gain = float(gain)
         self._anchors: dict[str, tuple[object, int]] = {}
-        self._write = _write_float()
+        self._nwrite = _nwrite_float()
 
-    def _new_synth(self, soundfont: Path):
+    def _new_synth(self, groups: int):
         import fluidsynth
 
-        s = fluidsynth.Synth(gain=self.gain, samplerate=float(self.sample_rate))
-        s.setting("synth.reverb.active", 0)
-        s.setting("synth.chorus.active", 0)
-        s.setting("synth.polyphony", 1024)
-        sfid = s.sfload(str(soundfont))
-        if sfid < 0:
-            s.delete()
-            raise RenderError(f"{soundfont}: FluidSynth cannot load this soundfont")
-        return s, sfid
+        channels = 16 * -(-groups // 16)
+        return fluidsynth.Synth(gain=self.gain, samplerate=float(self.sample_rate), channels=channels, **{
+            "synth.audio-groups": channels, "synth.audio-channels": channels, "synth.polyphony": 4096,
+            "synth.reverb.active": 0, "synth.chorus.active": 0})
 
     def _synth(self, soundfont: Path):
         """The anchor synth of a soundfont (loads the soundfont on first use)."""
         key = str(soundfont)
         if key not in self._anchors:
-            self._anchors[key] = self._new_synth(soundfont)
+            s = self._new_synth(1)
+            sfid = s.sfload(key)
+            if sfid < 0:
+                s.delete()
+                raise RenderError(f"{soundfont}: FluidSynth cannot load this soundfont")
+            self._anchors[key] = (s, sfid)
         return self._anchors[key]
 
     def has_preset(self, soundfont: Path, program: int, is_drum: bool) -> bool:
@@ -107,7 +125,7 @@ class Renderer:
         s, sfid = self._synth(soundfont)
         return s.sfpreset_name(sfid, DRUM_BANK if is_drum else 0, int(program)) is not None
 
-    def _program(self, soundfont: Path, part: Part) -> int:
+    def program_for(self, soundfont: Path, part: Part) -> int:
         """The part's program, or the nearest one of its class the soundfont has."""
         if self.has_preset(soundfont, part.program, part.is_drum):
             return part.program
@@ -120,48 +138,73 @@ class Renderer:
 
     def render(self, part: Part, soundfont: Path, n_samples: int) -> RenderedPart:
         """Render one part dry to mono float32 ``[n_samples]`` (notes past the end are cut)."""
-        program = self._program(soundfont, part)
-        s, sfid = self._new_synth(soundfont)
+        return self.render_parts([part], [soundfont], n_samples)[0]
+
+    def render_parts(self, parts: list[Part], soundfonts: list[Path], n_samples: int) -> list[RenderedPart]:
+        """Render each part dry to its own mono float32 ``[n_samples]`` in one pass.
+
+        soundfonts: the soundfont of each part (parts of one track may use different ones).
+        """
+        if len(parts) != len(soundfonts):
+            raise ValueError(f"{len(parts)} parts but {len(soundfonts)} soundfonts")
+        if len(parts) >= MAX_GROUPS:
+            raise RenderError(f"a track may have at most {MAX_GROUPS - 1} parts, this one has {len(parts)}")
+        programs = [self.program_for(f, p) for p, f in zip(parts, soundfonts)]
+        channels = assign_channels(parts)
+        s = self._new_synth(max(channels) + 1)
         try:
-            return RenderedPart(self._play(s, sfid, part, program, n_samples), program)
+            sfids: dict[str, int] = {}
+            for f in soundfonts:
+                if str(f) not in sfids:
+                    self._synth(f)  # keep the anchor, so this load hits the sample cache
+                    sfids[str(f)] = s.sfload(str(f))
+            for p, f, prog, ch in zip(parts, soundfonts, programs, channels):
+                s.program_select(ch, sfids[str(f)], DRUM_BANK if p.is_drum else 0, prog)
+            audio = self._play(s, parts, channels, n_samples)
         finally:
             s.delete()
+        return [RenderedPart(a, prog) for a, prog in zip(audio, programs)]
 
-    def _play(self, s, sfid: int, part: Part, program: int, n_samples: int) -> np.ndarray:
-        ch = DRUM_CHANNEL if part.is_drum else MELODIC_CHANNEL
-        s.program_select(ch, sfid, DRUM_BANK if part.is_drum else 0, program)
+    def _play(self, s, parts: list[Part], channels: list[int], n_samples: int) -> list[np.ndarray]:
         sr = self.sample_rate
-        events: list[tuple[int, int, int, int]] = []  # (sample, on=1/off=0, pitch, velocity)
-        for n in tidy_notes(part.notes, part.is_drum):
-            events.append((int(round(n.start * sr)), 1, n.pitch, n.velocity))
-            events.append((int(round(n.end * sr)), 0, n.pitch, 0))
-        events.sort(key=lambda e: (e[0], e[1]))  # note-offs before note-ons at the same sample
+        events: list[tuple[int, int, int, int, int]] = []  # (sample, on=1/off=0, channel, pitch, velocity)
+        for p, ch in zip(parts, channels):
+            for n in tidy_notes(p.notes, p.is_drum):
+                events.append((int(round(n.start * sr)), 1, ch, n.pitch, n.velocity))
+                events.append((int(round(n.end * sr)), 0, ch, n.pitch, 0))
+        events.sort(key=lambda e: (e[0], e[1], e[2], e[3]))  # note-offs before note-ons at one sample
 
-        total = n_samples
-        left = np.zeros(total, np.float32)
-        right = np.zeros(total, np.float32)
+        groups = 16 * -(-(max(channels) + 1) // 16)
+        left = np.zeros((groups, CHUNK), np.float32)
+        right = np.zeros((groups, CHUNK), np.float32)
+        lp = (ctypes.c_void_p * groups)(*[left[g].ctypes.data for g in range(groups)])
+        rp = (ctypes.c_void_p * groups)(*[right[g].ctypes.data for g in range(groups)])
+        out = np.zeros((len(parts), n_samples), np.float32)
+        ch_idx = np.array(channels)
         pos = 0
 
         def advance(to: int) -> None:
             nonlocal pos
-            to = min(to, total)
-            if to > pos:
-                self._write(s.synth, to - pos, left.ctypes.data + 4 * pos, 0, 1, right.ctypes.data + 4 * pos, 0, 1)
-                pos = to
+            to = min(to, n_samples)
+            while pos < to:
+                k = min(CHUNK, to - pos)
+                self._nwrite(s.synth, k, lp, rp, None, None)
+                out[:, pos:pos + k] = 0.5 * (left[ch_idx, :k] + right[ch_idx, :k])
+                pos += k
 
-        for sample, on, pitch, vel in events:
-            if sample >= total:
+        for sample, on, ch, pitch, vel in events:
+            if sample >= n_samples:
                 break
             advance(sample)
             if on:
                 s.noteon(ch, pitch, vel)
             else:
                 s.noteoff(ch, pitch)
-        advance(total)
-        return (0.5 * (left[:n_samples] + right[:n_samples])).astype(np.float32)
+        advance(n_samples)
+        return list(out)
 
     def close(self) -> None:
-        """Free the synths."""
+        """Free the anchor synths."""
         for s, _ in self._anchors.values():
             s.delete()
         self._anchors.clear()

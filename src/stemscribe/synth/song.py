@@ -33,6 +33,31 @@ OTHER_PAD_PROGRAMS: tuple[int, ...] = (16, 17, 18, 19, 21, 52, 53, 61, 88, 89, 9
 # GM drum kits (bank 128 presets); a soundfont lacking one falls back to kit 0 at render time.
 DRUM_KITS: tuple[int, ...] = (0, 0, 0, 8, 16, 24, 25, 32, 40)
 
+# Playable MIDI pitch range of GM programs (lowest, highest), where an instrument's range is narrower
+# than the default of its class; the GM soundfonts have no samples far outside these, so notes
+# there would be labelled but silent.
+CLASS_RANGES: dict[str, tuple[int, int]] = {
+    "piano": (21, 108), "guitar": (40, 88), "bass": (28, 67), "strings": (36, 96), "other": (36, 96),
+}
+PROGRAM_RANGES: dict[int, tuple[int, int]] = {
+    8: (60, 108), 9: (60, 108), 10: (60, 96), 11: (48, 96), 12: (48, 96), 13: (60, 96),
+    28: (40, 83), 31: (40, 86), 40: (55, 100), 41: (48, 88), 42: (36, 76), 45: (36, 96), 46: (24, 103), 52: (48, 84), 53: (48, 84),
+    56: (54, 84), 57: (40, 72), 58: (28, 58), 60: (41, 77), 61: (40, 84),
+    64: (56, 88), 65: (49, 81), 66: (44, 76), 67: (36, 69), 68: (58, 91), 69: (52, 81), 70: (34, 72), 71: (50, 91),
+    72: (74, 102), 73: (60, 96), 74: (60, 96), 75: (60, 96),
+}
+
+
+def program_range(program: int, is_drum: bool = False) -> tuple[int, int]:
+    """(lowest, highest) MIDI pitch a GM program plays well (all 0-127 for drums)."""
+    if is_drum:
+        return 0, 127
+    if program in PROGRAM_RANGES:
+        return PROGRAM_RANGES[program]
+    cls = DEFAULT_CLASSES.class_of(program, False) or "other"
+    return CLASS_RANGES.get(cls, CLASS_RANGES["other"])
+
+
 # GM family names as Slakh2100 writes them into metadata.yaml's inst_class.
 _GM_FAMILIES = ("Piano", "Chromatic Percussion", "Organ", "Guitar", "Bass", "Strings",
                 "Strings (continued)", "Brass", "Reed", "Pipe", "Synth Lead", "Synth Pad",
@@ -112,6 +137,29 @@ class Song:
             if p.cls not in seen:
                 seen.append(p.cls)
         return seen
+
+
+def fit_ranges(song: Song) -> Song:
+    """Each pitched part moved by octaves so its median pitch sits inside its program's range,
+    then notes still outside the range dropped (they would be silent, yet labelled); parts left
+    empty are dropped."""
+    parts = []
+    for p in song.parts:
+        if p.is_drum or not p.notes:
+            if p.notes:
+                parts.append(p)
+            continue
+        lo, hi = program_range(p.program)
+        med = float(np.median([n.pitch for n in p.notes]))
+        shift = 0
+        while med + shift > hi - 6 and med + shift - 12 >= lo:
+            shift -= 12
+        while med + shift < lo + 6 and med + shift + 12 <= hi:
+            shift += 12
+        notes = [Note(n.pitch + shift, n.start, n.end, n.velocity) for n in p.notes if lo <= n.pitch + shift <= hi]
+        if notes:
+            parts.append(Part(p.name, p.program, p.is_drum, notes))
+    return Song(parts, song.tempo, song.source)
 
 
 def clip_song(song: Song, start: float, seconds: float) -> Song:

@@ -21,7 +21,7 @@ import numpy as np
 from .arranger import ALL_CLASSES, ArrangerConfig, arrange
 from .classical import TEST_CLASSES, arrange_free, arrange_test
 from .corpus import CorpusError, check_pieces, corpus_pool, hash_share, load_excerpt
-from .song import CLASS_PROGRAMS, Part, Song, clip_song, pick_program
+from .song import CLASS_PROGRAMS, Part, Song, clip_song, fit_ranges, pick_program
 
 SOURCES: tuple[str, ...] = ("procedural", "midi", "corpus", "mix")
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
@@ -194,7 +194,12 @@ def _corpus_song(rng: np.random.Generator, plan: SourcePlan, length: float) -> S
 
 
 def make_song(rng: np.random.Generator, plan: SourcePlan) -> Song:
-    """The notes of one track, drawn from ``rng`` according to ``plan``."""
+    """The notes of one track, drawn from ``rng`` according to ``plan``, every part inside its
+    instrument's range."""
+    return fit_ranges(_draw_song(rng, plan))
+
+
+def _draw_song(rng: np.random.Generator, plan: SourcePlan) -> Song:
     names = [n for n, _ in plan.weights]
     w = np.array([x for _, x in plan.weights], float)
     source = str(rng.choice(names, p=w / w.sum()))

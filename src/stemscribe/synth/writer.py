@@ -69,18 +69,21 @@ def snap_to_ticks(song: Song) -> Song:
 
 
 def quantise(audio: np.ndarray, bits: int) -> np.ndarray:
-    """Float ``[samples]`` in -1..1 to integer sample values of ``bits`` bits (int32, LSB units)."""
-    full = 2 ** (bits - 1)
-    return np.clip(np.round(np.asarray(audio, np.float64) * full), -full, full - 1).astype(np.int32)
+    """Float ``[samples]`` in -1..1 to integer sample values of ``bits`` bits, in LSB units
+    (int16 for 16 bits, else int32). Exact in float32: scaling by a power of two loses nothing."""
+    full = np.float32(2 ** (bits - 1))
+    x = np.rint(np.asarray(audio, np.float32) * full)
+    np.clip(x, -full, full - 1, out=x)
+    return x.astype(np.int16 if bits == 16 else np.int32)
 
 
 def _write_flac(path: Path, q: np.ndarray, bits: int, sample_rate: int) -> None:
     import soundfile as sf
 
     if bits == 16:
-        sf.write(str(path), q.astype(np.int16), sample_rate, subtype="PCM_16", format="FLAC")
+        sf.write(str(path), q.astype(np.int16, copy=False), sample_rate, subtype="PCM_16", format="FLAC")
     else:  # libsndfile writes the top 24 bits of int32 data
-        sf.write(str(path), (q.astype(np.int32) << 8), sample_rate, subtype="PCM_24", format="FLAC")
+        sf.write(str(path), q.astype(np.int32) << 8, sample_rate, subtype="PCM_24", format="FLAC")
 
 
 def _midi(parts: list[Part], programs: list[int], tempo: float):
@@ -118,7 +121,9 @@ def write_track(root: Path, index: int, song: Song, stems: list[RenderedStem], s
     (tmp / "MIDI").mkdir()
 
     qs = [quantise(s.audio, bits) for s in stems]
-    mix = np.sum(np.stack(qs).astype(np.int64), axis=0)
+    mix = np.zeros(len(qs[0]), np.int32)  # int32 cannot overflow: at most 127 stems of 24 bits
+    for q in qs:
+        mix += q
     full = 2 ** (bits - 1)
     if mix.max(initial=0) > full - 1 or mix.min(initial=0) < -full:
         shutil.rmtree(tmp)
@@ -140,7 +145,7 @@ def write_track(root: Path, index: int, song: Song, stems: list[RenderedStem], s
             "stemscribe_class": s.part.cls,
         }
     _midi([s.part for s in stems], [s.program for s in stems], song.tempo).write(str(tmp / "all_src.mid"))
-    _write_flac(tmp / "mix.flac", mix.astype(np.int32), bits, sample_rate)
+    _write_flac(tmp / "mix.flac", mix, bits, sample_rate)
     info = dict(info or {})
     seed_text = f"{info.get('split', '')}/{info.get('seed', '')}/{index}"
     meta = {
