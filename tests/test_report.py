@@ -172,6 +172,14 @@ def test_report_without_scores_mixture_or_activity(tmp_path):
     assert html.count("not re-synthesised") == 6
 
 
+def test_many_notes_are_thinned_for_the_page(tmp_path):
+    r = make_result(seconds=6.0)
+    html = build_report(r, tmp_path, options=ReportOptions(max_drawn_notes=2, resynthesis=False)).read_text()
+    piano = page_data(html)["classes"][0]["notes"]
+    assert [n[3] for n in piano] == [110, 110] and piano[0][1] < piano[1][1]   # the loudest, in time order
+    assert "11 notes (2 loudest drawn)" in html and "2 notes (" not in html
+
+
 def test_save_writes_report_beside_stems_and_links_them(tmp_path):
     r = make_result(seconds=2.0)
     written = r.save(tmp_path / "song", report=True)

@@ -50,6 +50,8 @@ class ReportOptions:
     resynthesis: render the transcriptions with FluidSynth.
     soundfont: the soundfont for re-synthesis; None finds FluidR3_GM.
     max_activity_points: activity curves longer than this are max-pooled for the page.
+    max_drawn_notes: per class, only this many notes (the loudest) go into the page, which keeps
+        the page light when an untrained model emits notes everywhere; all are re-synthesised.
     """
 
     audio_rate: int = 22050
@@ -60,18 +62,22 @@ class ReportOptions:
     resynthesis: bool = True
     soundfont: str | None = None
     max_activity_points: int = 4000
+    max_drawn_notes: int = 10000
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "class"
 
 
-def _note_rows(notes: list[Note], is_drum: bool) -> list[list[float]]:
-    """Notes as ``[row, start_s, end_s, velocity]`` for the page.
+def _note_rows(notes: list[Note], is_drum: bool, limit: int | None = None) -> list[list[float]]:
+    """Notes as ``[row, start_s, end_s, velocity]`` for the page, in time order.
 
     The row is the MIDI pitch for pitched classes and the drum-class index for drums (drum notes
-    outside the transcribed drum classes are left out, as in evaluation).
+    outside the transcribed drum classes are left out, as in evaluation). With ``limit``, only
+    the ``limit`` loudest notes are kept.
     """
+    if limit is not None and len(notes) > limit:
+        notes = sorted(notes, key=lambda n: -n.velocity)[:limit]
     rows = []
     for n in notes:
         key = drum_class_of(n.pitch) if is_drum else int(n.pitch)
@@ -188,12 +194,13 @@ def build_report(result, out_dir: str | Path, audio_format: str = "wav",
             view = ClassView(
                 index=i, name=c, color=PALETTE[i % len(PALETTE)], is_drum=spec.is_drum,
                 program=_program_name(spec.export_program, spec.is_drum),
-                notes=_note_rows(cls_notes, spec.is_drum), n_notes=len(cls_notes),
+                notes=_note_rows(cls_notes, spec.is_drum, options.max_drawn_notes), n_notes=len(cls_notes),
                 reference=(_note_rows(list(reference_notes.get(c, [])), spec.is_drum)
                            if reference_notes is not None else None),
                 activity=_activity_view(result.activity.get(c), options.max_activity_points),
                 peak_db=20.0 * math.log10(stem_peak) if stem_peak > 0 else None,
-                detected=audible or bool(cls_notes), has_stem=stem is not None)
+                detected=audible or bool(cls_notes), has_stem=stem is not None,
+                truncated=len(cls_notes) > options.max_drawn_notes)
             full = out_dir / f"{c}.{audio_format}"
             stem_audio = prep(stem) * gain if audible else None
             if stem_audio is not None:

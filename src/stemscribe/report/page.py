@@ -39,7 +39,11 @@ class TrackView:
 
 @dataclass
 class ClassView:
-    """What the page shows of one instrument class (notes as ``[row, start_s, end_s, velocity]``)."""
+    """What the page shows of one instrument class.
+
+    notes, reference: ``[row, start_s, end_s, velocity]`` (row: MIDI pitch, or drum-class index).
+    n_notes: notes in the result; truncated: only the loudest of them are in ``notes``.
+    """
 
     index: int
     name: str
@@ -53,6 +57,7 @@ class ClassView:
     peak_db: float | None
     detected: bool
     has_stem: bool
+    truncated: bool = False
     stem_track: TrackView | None = None
     synth_track: TrackView | None = None
 
@@ -172,7 +177,7 @@ def _lane(c: ClassView, has_reference: bool) -> str:
         if t is not None:
             listen.append(f'<button type="button" class="solo small" data-solo="{esc(t.track_id)}" '
                           f'aria-pressed="false" title="Solo the {what}">solo {what}</button>')
-    facts = [f"{c.n_notes} notes"]
+    facts = [f"{c.n_notes} notes ({len(c.notes)} loudest drawn)" if c.truncated else f"{c.n_notes} notes"]
     if c.reference is not None:
         facts.append(f"{len(c.reference)} reference notes")
     if c.activity is not None:
@@ -211,8 +216,9 @@ def _scores(scores: Mapping[str, Mapping[str, float]] | None, order: list[str]) 
 
 
 def _settings(ctx: PageContext) -> str:
-    rows = [("model", ctx.model_name or "–"), ("input sample rate", f"{ctx.sample_rate} Hz"),
-            ("duration", f"{ctx.duration:.2f} s"), ("stemscribe", __version__)]
+    rows = [(k, v) for k, v in (("model", ctx.model_name or "–"), ("input sample rate", f"{ctx.sample_rate} Hz"),
+                                ("duration", f"{ctx.duration:.2f} s"), ("stemscribe", __version__))
+            if k not in ctx.settings]
     for k, v in ctx.settings.items():
         rows.append((str(k), v if isinstance(v, str) else json.dumps(v, default=str)))
     body = "".join(f"<tr><th scope='row'>{esc(k)}</th><td><code>{esc(v)}</code></td></tr>" for k, v in rows)

@@ -206,9 +206,10 @@
     ctx.restore();
     gutter(ctx, h);
     ctx.fillStyle = "#6b7385"; ctx.font = "10px system-ui, sans-serif"; ctx.textBaseline = "middle";
+    const labelY = (k) => Math.min(h - 6, Math.max(6, yOf(k) + rowH / 2));   // keep edge labels whole
     for (let k = lane.lo; k <= lane.hi; k++) {
-      if (c.drum) { ctx.fillText(data.drumRows[k], 4, yOf(k) + rowH / 2); }
-      else if (k % 12 === 0) { ctx.fillText(pitchName(k), 6, yOf(k) + rowH / 2); }
+      if (c.drum) { ctx.fillText(data.drumRows[k], 4, labelY(k)); }
+      else if (k % 12 === 0) { ctx.fillText(pitchName(k), 6, labelY(k)); }
     }
   }
 

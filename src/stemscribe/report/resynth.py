@@ -16,6 +16,9 @@ from ..notes import Note
 
 DRUM_CHANNEL = 9      # MIDI channel 10, 0-based
 DRUM_BANK = 128       # the percussion bank of GM soundfonts
+# Voices sounding at once; FluidSynth steals the oldest beyond this. Real parts rarely need more,
+# and it bounds the render time when an untrained model emits notes everywhere.
+POLYPHONY = 64
 # Samples rendered per FluidSynth call; bounds the temporary buffer of a long silence.
 _BLOCK = 1 << 16
 
@@ -46,9 +49,8 @@ class NoteRenderer:
                 raise ResynthesisError(str(e)) from None
         self.sample_rate = int(sample_rate)
         self.soundfont = Path(soundfont)
-        self._synth = fluidsynth.Synth(gain=gain, samplerate=self.sample_rate)
-        self._synth.setting("synth.reverb.active", 0)
-        self._synth.setting("synth.chorus.active", 0)
+        self._synth = fluidsynth.Synth(gain=gain, samplerate=self.sample_rate, **{
+            "synth.reverb.active": 0, "synth.chorus.active": 0, "synth.polyphony": POLYPHONY})
         self._sfid = self._synth.sfload(str(self.soundfont))
         if self._sfid < 0:
             self._synth.delete()
@@ -105,7 +107,7 @@ class NoteRenderer:
             if a >= n_samples or not 0 <= n.pitch <= 127:
                 continue
             b = max(a + 1, int(round(n.end * sr)))
-            events.append((max(a, 0), 1, int(n.pitch), int(np.clip(n.velocity, 1, 127))))
+            events.append((max(a, 0), 1, int(n.pitch), min(127, max(1, int(n.velocity)))))
             events.append((b, 0, int(n.pitch), 0))
         if not events:
             return np.zeros(n_samples, np.float32)
