@@ -37,7 +37,7 @@ def fitted_drums(rng: np.random.Generator, ex: ScoreExcerpt, end: float) -> Part
     groove = choose_groove(rng, meter, straight=True)  # written music is in straight eighths
     bar_seconds = ex.bar_quarters * 60.0 / ex.tempo
     starts = [s + k * bar_seconds / sub for s in ex.bar_starts for k in range(sub) if s + k * bar_seconds / sub < end]
-    enter = int(rng.integers(0, 3))
+    enter = min(int(rng.integers(0, 3)), len(starts) // 4)  # short excerpts: drums from the start
     drop = int(rng.integers(4, max(5, len(starts)))) if rng.random() < 0.4 and len(starts) > 8 else -1
     base = float(rng.uniform(0.35, 0.8))
     bars = []

@@ -132,8 +132,9 @@ def _warn(message: str) -> None:
 
 def _midi_song(rng: np.random.Generator, plan: SourcePlan, length: float) -> Song:
     tried: list[str] = []
-    for _ in range(min(MAX_TRIES, max(1, len(plan.midi_files)))):
-        path = plan.midi_files[int(rng.integers(len(plan.midi_files)))]
+    order = rng.permutation(len(plan.midi_files))[:MAX_TRIES]  # distinct files, in random order
+    for k in order:
+        path = plan.midi_files[int(k)]
         try:
             song = read_midi_song(path)
         except SourceError as e:
