@@ -17,12 +17,6 @@ FORMATS = {"mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS")}
 _WRITE_BLOCK = 1 << 15   # samples per libsndfile write call
 
 
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    """Mean of the channels of ``[channels, samples]`` (or a 1-D signal) as float32 ``[samples]``."""
-    audio = np.asarray(audio, dtype=np.float32)
-    return audio if audio.ndim == 1 else audio.mean(axis=0)
-
-
 def prepare(audio: np.ndarray, sample_rate: int, out_rate: int, n_out: int, stereo: bool) -> np.ndarray:
     """A track for the report: ``[channels, n_out]`` float32 at ``out_rate`` Hz.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -108,8 +109,11 @@ def format_time(seconds: float) -> str:
 
 
 def _format_score(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
-        return "–" if value is None or isinstance(value, (int, float)) else esc(value)
+    """A score cell: 3 decimals below 10 (F1, ratios), 1 above (dB); a dash when undefined."""
+    if value is None or (isinstance(value, numbers.Real) and not math.isfinite(float(value))):
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return esc(value)
     v = float(value)
     return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
 
@@ -156,7 +160,7 @@ def _mixer(ctx: PageContext) -> str:
         else:
             rows.append(f'<tr class="track"><th scope="row"><span class="swatch" style="background:{c.color}">'
                         f'</span>{name} <small>stem</small></th><td class="ctl silent" colspan="2">'
-                        f'silent stem</td></tr>')
+                        f'{"silent stem" if c.has_stem else "no stem in the result"}</td></tr>')
         if c.synth_track is not None:
             rows.append(_track_row(c.synth_track, f"{name} <small>transcription</small>",
                                    f"{c.n_notes} notes · {esc(c.program)}", c.color))

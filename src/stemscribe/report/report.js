@@ -196,11 +196,14 @@
     }
     ctx.globalAlpha = 1;
     if (c.reference) {
-      ctx.strokeStyle = "#1d2330"; ctx.lineWidth = 1;
-      for (const n of c.reference) {
-        if (n[2] < t0 || n[1] > t1 || n[0] < lane.lo || n[0] > lane.hi) { continue; }
-        const x0 = xOf(n[1]), w = Math.max(3, (n[2] - n[1]) * pps);
-        ctx.strokeRect(Math.round(x0) + 0.5, yOf(n[0]) + 0.5, Math.round(w) - 1, Math.max(1, rowH - 1));
+      // A white halo under a dark outline keeps reference notes visible over dense estimates.
+      for (const [colour, width] of [["rgba(255,255,255,0.9)", 3], ["#111722", 1.25]]) {
+        ctx.strokeStyle = colour; ctx.lineWidth = width;
+        for (const n of c.reference) {
+          if (n[2] < t0 || n[1] > t1 || n[0] < lane.lo || n[0] > lane.hi) { continue; }
+          const x0 = xOf(n[1]), w = Math.max(3, (n[2] - n[1]) * pps);
+          ctx.strokeRect(Math.round(x0) + 0.5, yOf(n[0]) + 0.5, Math.round(w) - 1, Math.max(1, rowH - 1));
+        }
       }
     }
     ctx.restore();
