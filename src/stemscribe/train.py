@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -182,7 +183,8 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
 
     # --- data ---
     cmap = model_cfg.class_map
-    tracks = load_dataset(data, cache, cmap, model_cfg.sample_rate, progress=rank == 0 and not quiet)
+    tracks = load_dataset(data, cache, cmap, model_cfg.sample_rate,
+                          progress=rank == 0 and not quiet and sys.stderr.isatty())
     sampler = MixtureSampler(tracks, cmap, model_cfg.sample_rate, model_cfg.hop, tc.crop_seconds, tc.remix_prob,
                              tc.drop_class_prob, tc.gain_db, seed=tc.seed * 1000003 + step * 31 + rank)
     val_tracks = load_dataset(val_data, cache, cmap, model_cfg.sample_rate, progress=False) if val_data else tracks
