@@ -114,10 +114,14 @@ class ScoreExcerpt:
 
 
 def _parse(rel: str):
+    import warnings
+
     from music21 import corpus, stream
 
     try:
-        s = corpus.parse(rel)
+        with warnings.catch_warnings():  # music21 warns about every overfull bar of old editions
+            warnings.simplefilter("ignore")
+            s = corpus.parse(rel)
     except Exception as e:  # music21 raises many types for files it cannot read
         raise CorpusError(f"music21 corpus piece {rel} cannot be parsed ({type(e).__name__}: {e})") from None
     if isinstance(s, stream.Opus):

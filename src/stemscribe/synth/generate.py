@@ -47,6 +47,11 @@ class SynthConfig:
     midi_dir: a folder of the user's MIDI files (train and validation only).
     soundfonts: extra user soundfont files (train and validation only).
     effects: per-stem pedalboard effects on/off.
+    stem_level_db: each stem is scaled so the loudness of its playing frames sits at a common
+        reference plus a random offset from this range (soundfont presets differ by 30 dB, so
+        raw levels would bury some instruments); then one common gain for all stems sets the
+        mix peak to a random level in ``mix_peak``. Written stems are the scaled ones, so the
+        mix is still exactly their sum.
     subtype: FLAC sample format, "PCM_16" or "PCM_24".
     """
 
@@ -65,7 +70,7 @@ class SynthConfig:
     effects: bool = True
     subtype: str = "PCM_16"
     tail_seconds: float = 2.0
-    stem_gain_db: tuple[float, float] = (-6.0, 0.0)
+    stem_level_db: tuple[float, float] = (-8.0, 2.0)
     mix_peak: tuple[float, float] = (0.5, 0.95)
     effects_config: EffectsConfig = field(default_factory=EffectsConfig)
 
@@ -90,6 +95,24 @@ class SynthConfig:
                 raise ValueError(f"unknown classes {', '.join(bad) or '(none given)'}; choose from {', '.join(ALL_CLASSES)}")
         if self.subtype not in ("PCM_16", "PCM_24"):
             raise ValueError(f"subtype {self.subtype!r} not supported; use PCM_16 or PCM_24")
+
+
+REFERENCE_DB = -20.0  # stems' playing loudness before the common mix gain, dBFS RMS
+
+
+def active_rms_db(audio: np.ndarray, sample_rate: int, floor_db: float = -50.0) -> float | None:
+    """RMS level in dBFS of the frames where a stem plays (50 ms frames within ``floor_db`` of its
+    loudest frame), or None for a silent stem."""
+    hop = max(1, sample_rate // 20)
+    n = len(audio) // hop * hop
+    if n == 0:
+        return None
+    power = np.mean(audio[:n].reshape(-1, hop).astype(np.float64) ** 2, axis=1)
+    top = float(power.max())
+    if top < 1e-12:
+        return None
+    active = power[power >= top * 10 ** (floor_db / 10)]
+    return float(10 * np.log10(active.mean()))
 
 
 @dataclass
@@ -166,9 +189,10 @@ def render_song(cfg: SynthConfig, song: Song, rng: np.random.Generator, soundfon
         audio = r.audio
         if cfg.effects:
             audio = apply_chain(random_chain(rng, part.cls, r.program, cfg.effects_config), audio, sr)
-        audio *= np.float32(10 ** (rng.uniform(*cfg.stem_gain_db) / 20))
-        if np.abs(audio).max(initial=0.0) < 1e-4:
+        level = active_rms_db(audio, sr)
+        if level is None:
             continue  # inaudible (no notes inside the track, or a silent preset): no stem, no labels
+        audio *= np.float32(10 ** ((REFERENCE_DB + rng.uniform(*cfg.stem_level_db) - level) / 20))
         stems.append(RenderedStem(part, r.program, font.name, audio))
     clock["effects"] += time.process_time() - t
     if not stems:
@@ -213,26 +237,32 @@ def synthesize(cfg: SynthConfig, progress: bool = True) -> SynthReport:
     target = cfg.hours * 3600.0 if cfg.hours is not None else None
     bar = tqdm(total=cfg.tracks if target is None else round(target), unit="track" if target is None else "s",
                file=sys.stderr, disable=not progress, desc=f"synth {cfg.split}")
-    durations: dict[int, float] = {}
-    created: set[int] = set()
+    durations: dict[int, float] = {}  # track index -> seconds, for tracks finished or kept
+    kept: set[int] = set()
+    submitted: set[int] = set()
 
-    def done_count() -> int | None:
+    def prefix() -> tuple[int, float]:
+        """How many tracks from index 0 on are done, and their total seconds (stops at the target)."""
+        total, i = 0.0, 0
+        while i in durations and (target is None or total < target):
+            total += durations[i]
+            i += 1
+        return i, total
+
+    def needed() -> int | None:
         """Number of tracks the run needs, once known."""
         if target is None:
             return cfg.tracks
-        total, i = 0.0, 0
-        while i in durations:
-            total += durations[i]
-            i += 1
-            if total >= target:
-                return i
-        return None
+        i, total = prefix()
+        return i if total >= target else None
 
-    def record(i: int, seconds: float, new: bool) -> None:
+    def record(i: int, seconds: float) -> None:
         durations[i] = seconds
-        if new:
-            created.add(i)
-        bar.update(1 if target is None else round(seconds))
+        if target is None:
+            bar.update(1)
+        else:
+            bar.n = round(min(prefix()[1], target))
+            bar.refresh()
 
     if cfg.workers > 1:
         import multiprocessing
@@ -243,43 +273,45 @@ def synthesize(cfg: SynthConfig, progress: bool = True) -> SynthReport:
     else:
         pool = None
         _init_job(cfg, plan, soundfonts)
+    window = 2 * cfg.workers  # tracks in flight, and how far past the first unfinished one they may be
     running: dict[Future, int] = {}
     nxt = 0
     try:
         while True:
-            need = done_count()
+            need = needed()
             if need is not None and all(i in durations for i in range(need)):
                 break
-            while len(running) < 2 * cfg.workers and ((need := done_count()) is None or nxt < need):
+            lowest = min((i for i in range(nxt) if i not in durations), default=nxt)
+            while len(running) < window and nxt < lowest + window and (need is None or nxt < need):
                 i, nxt = nxt, nxt + 1
                 path = cfg.out / track_name(i)
                 if is_complete(path):
-                    record(i, _track_seconds(path), False)
-                    report.kept += 1
+                    kept.add(i)
+                    record(i, _track_seconds(path))
                 elif pool is None:
-                    _, seconds = _run_job(i)
-                    record(i, seconds, True)
+                    record(i, _run_job(i)[1])
                 else:
+                    submitted.add(i)
                     running[pool.submit(_run_job, i)] = i
+                need = needed()
                 if pool is None:
                     break
             if running:
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for f in finished:
-                    i = running.pop(f)
-                    _, seconds = f.result()
-                    record(i, seconds, True)
+                    record(running.pop(f), f.result()[1])
     finally:
         for f in running:
             f.cancel()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
-    need = done_count() or 0
-    for i in sorted(created):
+    need = needed() or 0
+    for i in sorted(submitted):
         if i >= need:  # rendered ahead of an --hours target that was already reached
             shutil.rmtree(cfg.out / track_name(i), ignore_errors=True)
-    report.written = len([i for i in created if i < need])
+    report.kept = len([i for i in kept if i < need])
+    report.written = need - report.kept
     report.seconds = sum(durations[i] for i in range(need))
     report.tracks = [track_name(i) for i in range(need)]
     report.wall_seconds = time.perf_counter() - t0
