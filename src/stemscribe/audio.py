@@ -112,7 +112,12 @@ def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: s
         data = data[None]
     if subtype in ("PCM_16", "PCM_24", "VORBIS", "MPEG_LAYER_III"):
         data = np.clip(data, -1.0, 1.0)
-    sf.write(str(path), data.T, int(sample_rate), subtype=subtype, format=fmt.upper() if fmt != "mp3" else "MP3")
+    # Written in blocks: one large write of a long Vorbis/MP3 file crashes some libsndfile builds.
+    with sf.SoundFile(str(path), "w", int(sample_rate), data.shape[0], subtype=subtype,
+                      format=fmt.upper()) as f:
+        block = int(sample_rate) * 10
+        for i in range(0, data.shape[1], block):
+            f.write(np.ascontiguousarray(data[:, i:i + block].T))
 
 
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

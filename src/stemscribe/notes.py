@@ -100,20 +100,24 @@ def rolls_to_notes(frame_prob: np.ndarray, onset_prob: np.ndarray, frame_rate: f
     prev = np.concatenate([np.zeros((1, R), np.float32), onset_prob[:-1]])
     nxt = np.concatenate([onset_prob[1:], np.zeros((1, R), np.float32)])
     peaks = above & (onset_prob >= prev) & (onset_prob > nxt)
-    notes: list[Note] = []
     ts, rs = np.nonzero(peaks)
     vel = (velocity[ts, rs] * 127 if velocity is not None else 40 + 87 * onset_prob[ts, rs])
-    vel = np.clip(np.round(vel), 1, 127).astype(int).tolist()
-    for t, r, v in zip(ts.tolist(), rs.tolist(), vel):
-        start = t / frame_rate
-        if is_drum:
-            notes.append(Note(row_pitch(r, True), start, start + DRUM_NOTE_SECONDS, v))
-            continue
-        e = t + 1
-        # Sustain while frames stay on and no new onset peak of the same pitch starts.
-        while e < T and frame_prob[e, r] >= options.frame_threshold and not peaks[e, r]:
-            e += 1
-        end = e / frame_rate
+    vel = np.clip(np.round(vel), 1, 127).astype(int)
+    if is_drum:
+        return [Note(row_pitch(int(r), True), t / frame_rate, t / frame_rate + DRUM_NOTE_SECONDS, int(v))
+                for t, r, v in zip(ts, rs, vel)]
+    # A note sustains until the first later frame whose probability drops below the frame
+    # threshold or where a new onset peak of the same pitch starts.
+    stop = (frame_prob < options.frame_threshold) | peaks
+    ends = np.empty(len(ts), np.int64)
+    for r in np.unique(rs):
+        sel = rs == r
+        stops = np.nonzero(stop[:, r])[0]
+        k = np.searchsorted(stops, ts[sel] + 1)
+        ends[sel] = np.where(k < len(stops), stops[np.minimum(k, len(stops) - 1)], T)
+    notes: list[Note] = []
+    for t, r, v, e in zip(ts.tolist(), rs.tolist(), vel.tolist(), ends.tolist()):
+        start, end = t / frame_rate, e / frame_rate
         if end - start >= options.min_note_length:
             notes.append(Note(row_pitch(r, False), start, end, v))
     notes.sort(key=lambda n: (n.start, n.pitch))

@@ -161,6 +161,8 @@ class Separator:
                                                       if midi else []) + ["activity.json"]
         planned += ["report.html"] if report else []
         existing = [n for n in planned if (out_dir / n).exists()]
+        if report and (out_dir / "report").exists():
+            existing.append("report/")
         if existing and not overwrite:
             raise OutputExistsError(f"{out_dir}: {', '.join(existing[:3])}{' ...' if len(existing) > 3 else ''} "
                                     f"already exist; pass --overwrite to replace them")
