@@ -107,7 +107,8 @@ def active_rms_db(audio: np.ndarray, sample_rate: int, floor_db: float = -50.0) 
     n = len(audio) // hop * hop
     if n == 0:
         return None
-    power = np.mean(audio[:n].reshape(-1, hop).astype(np.float64) ** 2, axis=1)
+    frames = audio[:n].reshape(-1, hop)
+    power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / hop
     top = float(power.max())
     if top < 1e-12:
         return None

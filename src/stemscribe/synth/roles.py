@@ -91,7 +91,9 @@ def bass(rng: np.random.Generator, grid: Grid, bars: list[BarContext], key: Key)
         if not ctx.play:
             continue
         root = _bass_root(ctx.chord)
-        fifth = root + 7 if root + 7 <= 55 else root - 5
+        fifth_pc = ctx.chord.pcs[2] if len(ctx.chord.pcs) > 2 else (root + 7) % 12  # diminished chords too
+        fifth = root + (fifth_pc - root) % 12
+        fifth = fifth if fifth <= 55 else fifth - 12
         nxt = _bass_root(ctx.next_chord)
         if style == "roots":
             w.add(grid.time(b, 0), grid.bar_seconds * 0.95, root, ctx.intensity)
@@ -208,7 +210,7 @@ def guitar_comp(rng: np.random.Generator, grid: Grid, bars: list[BarContext], ke
             continue
         root = min(t for t in range(40, 53) if t % 12 == ctx.chord.root_pc)
         if style == "strum":
-            shape = sorted({root, root + 7, root + 12} | set(ctx.chord.voicing(root + 12, root + 19)))[:6]
+            shape = [root] + ctx.chord.voicing(root + 5, root + 19)[:5]  # open-position-like chord shape
             for i, st in enumerate(strum_pat):
                 end = strum_pat[i + 1] if i + 1 < len(strum_pat) else steps
                 down = st % 2 == 0
