@@ -248,33 +248,45 @@ class TrackEvaluator:
         silent = [c for c in names if M.is_silent(ref[c], s.silence_db)]
         active = [c for c in names if c not in silent]
 
+        # Estimates [sources, n] per system; the mixture is one signal, an estimate of every source.
         systems: dict[str, np.ndarray] = {MODEL: np.stack([est[c] for c in names])}
         if "mixture" in s.baselines:
-            systems["mixture"] = np.broadcast_to(mix, refs.shape)
+            systems["mixture"] = mix[None]
         if "irm" in s.baselines:
             systems["irm"] = ideal_ratio_mask(refs, s.oracle_n_fft, s.oracle_hop)
         if "ibm" in s.baselines:
             systems["ibm"] = ideal_binary_mask(refs, s.oracle_n_fft, s.oracle_hop)
         scores: dict[str, dict[str, dict]] = {sys: {c: {} for c in names} for sys in systems}
 
-        # Separation. Silent references are left out of SI-SDR and of BSS Eval (their
-        # projection is undefined), so each active source competes with the active others only.
-        idx = [names.index(c) for c in active]
-        if active:
-            bss = M.bss_eval(refs[idx], np.stack([systems[x][idx] for x in systems]), s.bss_filter_length)
-        for j, sys in enumerate(systems):
+        # Separation. Silent references are left out of SI-SDR and of BSS Eval (their projection
+        # is undefined), so each active source competes with the active others only. All systems
+        # go into one BSS Eval call (the references' system is solved once).
+        active_idx = [names.index(c) for c in active]
+        stacked, pairs, where = [], [], {}
+        for sys, e in systems.items():
+            base = sum(len(x) for x in stacked)
+            shared = sys == "mixture"
+            stacked.append(e if shared else e[active_idx])
+            for a, c in enumerate(active):
+                where[sys, c] = len(pairs)
+                pairs.append((base + (0 if shared else a), a))
+        bss = (M.bss_eval(refs[active_idx], np.concatenate(stacked), pairs, s.bss_filter_length)
+               if active else None)
+        act_refs = refs[active_idx]                                      # [active, n]
+        mix_si_sdr = M.si_sdr(act_refs, np.broadcast_to(mix, act_refs.shape)) if active else None
+        for sys, e in systems.items():
+            v = (M.si_sdr(act_refs, np.broadcast_to(e, act_refs.shape) if sys == "mixture" else e[active_idx])
+                 if active else None)
             for c in names:
-                e = scores[sys][c]
+                entry = scores[sys][c]
                 if c in silent:
-                    e.update(si_sdr=None, si_sdri=None, sdr=None, sir=None, sar=None)
+                    entry.update(si_sdr=None, si_sdri=None, sdr=None, sir=None, sar=None)
                     continue
-                i = names.index(c)
-                v = M.si_sdr(refs[i], systems[sys][i])
-                e["si_sdr"] = _num(v)
-                e["si_sdri"] = _num(v - M.si_sdr(refs[i], mix))
                 a = active.index(c)
+                entry["si_sdr"] = _num(v[a])
+                entry["si_sdri"] = _num(v[a] - mix_si_sdr[a])
                 for m in ("sdr", "sir", "sar"):
-                    e[m] = _num(bss[m][j, a])
+                    entry[m] = _num(bss[m][where[sys, c]])
 
         # Transcription and activity of the model.
         for c in names:
