@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..soundfonts import SoundfontError
     from ..synth.generate import SynthConfig, synthesize
+    from ..synth.render import RenderError
     from ..synth.sources import SourceError
 
     classes = None
@@ -71,18 +72,23 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     if not 8000 <= args.sample_rate <= 192000:
         raise UserError(f"--sample-rate {args.sample_rate} Hz is outside 8000-192000 Hz")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder (--out takes a folder that receives TrackNNNNN folders)")
     subtype = "PCM_24" if args.subtype == "FLOAT" else args.subtype
     if args.subtype == "FLOAT":
         print("stemscribe synth: FLAC cannot hold float samples; writing PCM_24", file=sys.stderr)
-    cfg = SynthConfig(out=Path(args.out), split=args.split, tracks=args.tracks, hours=args.hours, seed=args.seed,
+    cfg = SynthConfig(out=out, split=args.split, tracks=args.tracks, hours=args.hours, seed=args.seed,
                       workers=args.workers, sample_rate=args.sample_rate, track_seconds=args.track_seconds,
                       classes=classes, source=args.source,
                       midi_dir=Path(args.midi_dir) if args.midi_dir else None, soundfonts=tuple(Path(p) for p in args.soundfont),
                       effects=not args.no_effects, subtype=subtype)
     try:
         rep = synthesize(cfg, progress=not args.quiet)
-    except (SoundfontError, SourceError) as e:
+    except (SoundfontError, SourceError, RenderError) as e:
         raise UserError(str(e)) from None
+    except OSError as e:  # cannot create or write the output (permissions, disk full)
+        raise UserError(f"{e.filename or out}: cannot write the data set there ({e.strerror or e})") from None
     print(f"{rep.written} tracks written, {rep.kept} kept from an earlier run, {rep.seconds / 3600:.3f} h of audio "
           f"in {cfg.out} ({rep.wall_seconds:.1f} s)")
     return 0

@@ -108,8 +108,9 @@ class Renderer:
             "synth.audio-groups": channels, "synth.audio-channels": channels, "synth.polyphony": 4096,
             "synth.reverb.active": 0, "synth.chorus.active": 0})
 
-    def _synth(self, soundfont: Path):
-        """The anchor synth of a soundfont (loads the soundfont on first use)."""
+    def load(self, soundfont: Path):
+        """Load a soundfont once for this renderer (later loads hit FluidSynth's sample cache);
+        returns its idle anchor synth and soundfont id."""
         key = str(soundfont)
         if key not in self._anchors:
             s = self._new_synth(1)
@@ -122,7 +123,7 @@ class Renderer:
 
     def has_preset(self, soundfont: Path, program: int, is_drum: bool) -> bool:
         """Whether the soundfont has the GM preset (bank 128 for drum kits)."""
-        s, sfid = self._synth(soundfont)
+        s, sfid = self.load(soundfont)
         return s.sfpreset_name(sfid, DRUM_BANK if is_drum else 0, int(program)) is not None
 
     def program_for(self, soundfont: Path, part: Part) -> int:
@@ -156,7 +157,7 @@ class Renderer:
             sfids: dict[str, int] = {}
             for f in soundfonts:
                 if str(f) not in sfids:
-                    self._synth(f)  # keep the anchor, so this load hits the sample cache
+                    self.load(f)  # keep the anchor, so this load hits the sample cache
                     sfids[str(f)] = s.sfload(str(f))
             for p, f, prog, ch in zip(parts, soundfonts, programs, channels):
                 s.program_select(ch, sfids[str(f)], DRUM_BANK if p.is_drum else 0, prog)

@@ -1,7 +1,7 @@
 """Seed spaces of the splits: every track's random stream derives from (user seed, split, index).
 
-The split enters the seed as its own word, so train, validation and test draw from disjoint
-random streams even with the same ``--seed`` (a validation track is never a train track re-drawn),
+The split enters the seed as its own word, so train, validation and test draw from different,
+independent random streams even with the same ``--seed`` (a validation track is never a train track re-drawn),
 and a track's content does not depend on how many workers render it or in what order.
 """
 from __future__ import annotations
