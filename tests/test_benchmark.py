@@ -62,6 +62,11 @@ def test_markdown_reports_failures_and_synth():
     assert "| synth alignment <= 10 ms | 3.20 | yes |" in text
 
 
-def test_benchmark_bad_source(tmp_path: Path, capsys):
+def test_benchmark_bad_input(tmp_path: Path, capsys):
     assert main(["benchmark", "--source", str(tmp_path / "none.flac"), "--out", str(tmp_path / "b.md")]) == 1
     assert "no such file" in capsys.readouterr().err
+    assert main(["benchmark", "--model", "no-such-model", "--out", str(tmp_path / "b.md")]) == 1
+    assert "no-such-model" in capsys.readouterr().err
+    assert main(["benchmark", "--durations", "30,x", "--out", str(tmp_path / "b.md")]) == 1
+    assert "--durations" in capsys.readouterr().err
+    assert not (tmp_path / "b.md").exists()

@@ -52,6 +52,16 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--durations must be comma-separated seconds like 30,180,600, got {args.durations!r}") from None
     if args.source is not None and not Path(args.source).is_file():
         raise UserError(f"{args.source}: no such file (--source)")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    from ..hub import registry
+
+    if args.model not in registry() and not Path(args.model).is_file():
+        raise UserError(f"unknown model {args.model!r}: not a registry name ({', '.join(sorted(registry()))}) "
+                        f"nor a checkpoint file")
     try:
         settings = BenchmarkSettings(durations=durations, model=args.model, device=args.device, source=args.source,
                                      peers=() if args.no_peer else ("basic-pitch",), synth=args.synth,

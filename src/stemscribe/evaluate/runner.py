@@ -46,6 +46,9 @@ MODEL = "model"
 BP_MIX = "basic-pitch (mixture)"
 BP_SEP = "basic-pitch (separated)"
 
+# Level (dB relative to the mixture) given to a silent out-of-set stem in the leakage means.
+LEAK_FLOOR_DB = -120.0
+
 # Metrics shown in the listening report of ``--report``.
 REPORT_METRICS = ("si_sdr", "si_sdri", "sdr", "onset_f1", "onset_offset_f1", "frame_f1", "activity_f1")
 
@@ -146,6 +149,14 @@ def _mono(x: np.ndarray) -> np.ndarray:
     return x.mean(axis=0) if x.ndim == 2 else x
 
 
+def _sum_padded(signals: list[np.ndarray]) -> np.ndarray:
+    """Sum of mono signals of possibly different lengths (shorter ones padded with zeros)."""
+    out = np.zeros(max(x.size for x in signals), np.float32)
+    for x in signals:
+        out[:x.size] += x
+    return out
+
+
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
     return x[:n] if x.size >= n else np.pad(x, (0, n - x.size))
 
@@ -196,7 +207,7 @@ class TrackEvaluator:
         sr = track.sample_rate()
         present = track.class_stems(cmap)
         wanted = sorted({c for k in s.sets for c in PAPER_SETS[k] if c in present})
-        audio = {c: a for c, a in track.class_audio(cmap).items() if c in wanted}
+        audio = {c: _sum_padded([track.load_stem(k) for k in present[c]]) for c in wanted}
         n_native = min((a.size for a in audio.values()), default=0)
         if s.seconds is not None:
             n_native = min(n_native, int(round(s.seconds * sr)))
@@ -211,7 +222,7 @@ class TrackEvaluator:
         notes = {c: crop_notes(all_notes.get(c, []), duration) for c in wanted}
         out = {"track": track.name, "path": str(track.path), "sample_rate": sr, "duration_s": _num(duration),
                "sets": {}}
-        evaluated = []
+        last = None  # (set, result) of the largest evaluated set, for the report
         for k in s.sets:
             names = PAPER_SETS[k]
             missing = [c for c in names if c not in present]
@@ -224,10 +235,11 @@ class TrackEvaluator:
                 out["sets"][str(k)] = {"status": "skipped", "reason": "track shorter than the BSS Eval filter"}
             else:
                 out["sets"][str(k)], result = self._evaluate_set(names, audio, ref, notes, sr, duration)
-                evaluated.append((k, result))
-        if self.report_dir is not None and evaluated:
-            k, result = evaluated[-1]
-            self._report(track, k, result, notes, out["sets"][str(k)])
+                if self.report_dir is not None and (last is None or len(names) > len(PAPER_SETS[last[0]])):
+                    last = (k, result)
+                del result
+        if last is not None:
+            self._report(track, last[0], last[1], notes, out["sets"][str(last[0])])
         out["seconds"] = _num(time.perf_counter() - t0)
         return out
 
@@ -287,6 +299,8 @@ class TrackEvaluator:
                 entry["si_sdri"] = _num(v[a] - mix_si_sdr[a])
                 for m in ("sdr", "sir", "sar"):
                     entry[m] = _num(bss[m][where[sys, c]])
+                if sys == "mixture":
+                    entry["sar"] = None  # the mixture has no artifacts: SAR is infinite (round-off decides the digits)
 
         # Transcription and activity of the model.
         for c in names:
@@ -312,7 +326,8 @@ class TrackEvaluator:
             act = result.activity.get(c)
             active_s = (sum(max(0.0, min(b, duration) - max(a, 0.0)) for a, b in act.segments)
                         if act is not None else 0.0)
-            out_of_set[c] = {"level_db": _num(M.rms_db(est[c]) - mix_db),
+            # A silent stem (the ideal) has -inf dB; the floor keeps it in the means.
+            out_of_set[c] = {"level_db": _num(max(M.rms_db(est[c]) - mix_db, LEAK_FLOOR_DB)),
                              "active_fraction": _num(active_s / duration if duration else 0.0),
                              "notes_per_minute": _num(60.0 * len(result.notes.get(c, [])) / duration)}
         t_metrics = time.perf_counter() - t0
@@ -401,7 +416,9 @@ def evaluate_dataset(data: str | Path, separator: SeparatorLike, settings: EvalS
             done = [k for k, v in r["sets"].items() if v["status"] == "evaluated"]
             progress(f"[{i + 1}/{len(tracks)}] {t.name}: sets {','.join(done) or 'none'} in {r['seconds']:.1f} s")
     elapsed = time.perf_counter() - t0
+    options = getattr(separator, "options", None)
     info = {"data": str(data), "model": separator.model_name, "model_config": _describe_config(separator),
+            "separator_options": asdict(options) if is_dataclass(options) else None,
             "settings": asdict(settings), "basic_pitch": ev.basic_pitch_status, "versions": _versions(),
             "seconds": _num(elapsed), "n_tracks": len(tracks)}
     summary = summarize(results, info)

@@ -267,7 +267,8 @@ def markdown(summary: dict, class_map: ClassMap | None = None, command: str | No
     out = ["# stemscribe evaluation results", ""]
     if command:
         out += [f"Regenerate with `{command}` (see docs/EVALUATION.md).", ""]
-    out += [f"Model `{summary['model']}` on `{summary['data']}`: {summary['n_tracks']} tracks, {crop}; "
+    n = summary["n_tracks"]
+    out += [f"Model `{summary['model']}` on `{summary['data']}`: {n} track{'' if n == 1 else 's'}, {crop}; "
             f"metrics at {s['eval_rate']} Hz. Evaluation took {summary['seconds']:.0f} s "
             f"(separation {summary['timing']['separate']:.0f} s, metrics {summary['timing']['metrics']:.0f} s, "
             f"basic-pitch {summary['timing']['basic_pitch']:.0f} s).", "",
@@ -298,7 +299,8 @@ def markdown(summary: dict, class_map: ClassMap | None = None, command: str | No
     leak = leakage_table(summary)
     if len(leak) > 2:
         out += ["## Leakage into classes outside the set", "", *leak, "",
-                "A perfect model leaves these silent: level is the stem's RMS relative to the mixture's.", ""]
+                "A perfect model leaves these silent: level is the stem's RMS relative to the mixture's (a "
+                "silent stem counts as -120 dB).", ""]
     out += ["## Counts", "", *counts_table(summary), "",
             f"Silent references (RMS below {s['silence_db']:.0f} dBFS in the crop) are left out of the "
             "separation means; references without notes are left out of the transcription means.", "",
