@@ -235,3 +235,10 @@ def test_missing_soundfont_names_the_package(tmp_path, capsys, monkeypatch):
 def test_bad_requests_are_one_clear_error(tmp_path, capsys, args, words):
     assert synth(tmp_path / "out", "--tracks", "1", *args) == 1
     assert words in _one_error(capsys)
+
+
+def test_unloadable_user_soundfont_is_one_clear_error(tmp_path, capsys):
+    bad = tmp_path / "broken.sf2"
+    bad.write_bytes(b"not a soundfont")
+    assert synth(tmp_path / "out", "--tracks", "1", "--soundfont", str(bad)) == 1
+    assert "broken.sf2: FluidSynth cannot load this soundfont" in _one_error(capsys)

@@ -223,14 +223,22 @@ def _track_seconds(path: Path) -> float:
 def synthesize(cfg: SynthConfig, progress: bool = True) -> SynthReport:
     """Render the data set described by ``cfg``; resumes an interrupted run in the same folder.
 
-    Raises ``soundfonts.SoundfontError`` for a missing or split-forbidden soundfont and
+    Raises ``soundfonts.SoundfontError`` for a missing or split-forbidden soundfont,
+    ``render.RenderError`` for a user soundfont FluidSynth cannot load, and
     ``sources.SourceError`` for a source the split forbids or an empty/unreadable MIDI folder.
     """
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    soundfonts = soundfonts_for_split(cfg.split, list(cfg.soundfonts))
+    soundfonts = list(dict.fromkeys(soundfonts_for_split(cfg.split, list(cfg.soundfonts))))  # no duplicates
     plan = plan_sources(cfg.split, cfg.source, cfg.midi_dir, cfg.classes, cfg.track_seconds)
+    if cfg.soundfonts:  # a user's soundfont that FluidSynth cannot read fails now, not at random later
+        probe = Renderer(cfg.sample_rate)
+        try:
+            for font in cfg.soundfonts:
+                probe.load(Path(font))
+        finally:
+            probe.close()
     cfg.out.mkdir(parents=True, exist_ok=True)
     for stale in cfg.out.glob(".Track*.partial"):
         shutil.rmtree(stale)
