@@ -160,31 +160,41 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray, pairs: Sequence[tupl
 def _fast_bss_eval(ref: np.ndarray, est: np.ndarray, pairs: np.ndarray, filter_length: int,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ref ``[n, T]``, est ``[m, T]``, pairs ``[p, 2]`` (estimate, reference) -> sdr, sir, sar ``[p]``."""
+    try:
+        return _bss_eval_batched(ref, est, pairs, filter_length)
+    except (AttributeError, TypeError):
+        # fast_bss_eval's internals moved: its public function, once per pair (slower, same numbers).
+        return _bss_eval_public(ref, est, pairs, filter_length)
+
+
+def _bss_eval_batched(ref: np.ndarray, est: np.ndarray, pairs: np.ndarray, filter_length: int,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import torch
     from fast_bss_eval.torch import metrics as fbe
 
-    ref_t = torch.from_numpy(np.ascontiguousarray(ref))
-    est_t = torch.from_numpy(np.ascontiguousarray(est))
     with torch.no_grad():
-        try:
-            # Pairwise statistics of every reference with every estimate; the references' block
-            # system is solved once with all m estimates as right-hand sides. Then the asked-for
-            # (reference, estimate) entries are kept.
-            coh_sdr, coh_sar = fbe.square_cosine_metrics(ref_t, est_t, filter_length=filter_length,
-                                                         pairwise=True)  # [n, m]
-            cols = torch.from_numpy(pairs[:, 0])
-            rows = torch.from_numpy(pairs[:, 1])
-            neg = fbe._base_metrics_bss_eval(coh_sdr, coh_sar)
-            sdr, sir, sar = (-m[rows, cols] for m in neg)
-            return sdr.numpy(), sir.numpy(), sar.numpy()
-        except (AttributeError, TypeError):
-            pass
-    # fast_bss_eval's internals moved: its public function, once per estimate (slower, same numbers).
-    import fast_bss_eval
+        # Pairwise statistics of every reference with every estimate; the references' block
+        # system is solved once with all m estimates as right-hand sides. Then the asked-for
+        # (reference, estimate) entries are kept.
+        coh_sdr, coh_sar = fbe.square_cosine_metrics(torch.from_numpy(np.ascontiguousarray(ref)),
+                                                     torch.from_numpy(np.ascontiguousarray(est)),
+                                                     filter_length=filter_length, pairwise=True)  # [n, m]
+        neg = fbe._base_metrics_bss_eval(coh_sdr, coh_sar)
+        cols, rows = torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])
+        sdr, sir, sar = (-m[rows, cols] for m in neg)
+    return sdr.numpy(), sir.numpy(), sar.numpy()
 
+
+def _bss_eval_public(ref: np.ndarray, est: np.ndarray, pairs: np.ndarray, filter_length: int,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import fast_bss_eval
+    import torch
+
+    ref_t = torch.from_numpy(np.ascontiguousarray(ref))
     out = np.zeros((3, len(pairs)))
     for p, (j, i) in enumerate(pairs):
-        # The estimate in reference i's slot, the references themselves (perfect) in the others.
+        # Estimate j in reference i's slot, the references themselves in the others (an estimate's
+        # scores depend only on it and the references).
         e = ref.copy()
         e[i] = est[j]
         r = fast_bss_eval.bss_eval_sources(ref_t, torch.from_numpy(e), filter_length=filter_length,
