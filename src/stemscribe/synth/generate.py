@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..soundfonts import soundfont_name, soundfonts_for_split
+from ..soundfonts import soundfonts_for_split
 from .arranger import ALL_CLASSES
 from .effects import EffectsConfig, apply_chain, random_chain
 from .render import Renderer

@@ -108,7 +108,7 @@ class Renderer:
             "synth.audio-groups": channels, "synth.audio-channels": channels, "synth.polyphony": 4096,
             "synth.reverb.active": 0, "synth.chorus.active": 0})
 
-    def load(self, soundfont: Path):
+    def load(self, soundfont: Path) -> tuple[object, int]:
         """Load a soundfont once for this renderer (later loads hit FluidSynth's sample cache);
         returns its idle anchor synth and soundfont id."""
         key = str(soundfont)
