@@ -98,6 +98,7 @@ class SynthConfig:
 
 
 REFERENCE_DB = -20.0  # stems' playing loudness before the common mix gain, dBFS RMS
+SILENT_PEAK = 1e-4  # a dry stem peaking below -80 dBFS is taken as silent: neither stem nor labels
 
 
 def active_rms_db(audio: np.ndarray, sample_rate: int, floor_db: float = -50.0) -> float | None:
@@ -191,7 +192,7 @@ def render_song(cfg: SynthConfig, song: Song, rng: np.random.Generator, soundfon
         if cfg.effects:
             audio = apply_chain(random_chain(rng, part.cls, r.program, cfg.effects_config), audio, sr)
         level = active_rms_db(audio, sr)
-        if level is None:
+        if level is None or float(np.abs(audio).max()) < SILENT_PEAK:
             continue  # inaudible (no notes inside the track, or a silent preset): no stem, no labels
         audio *= np.float32(10 ** ((REFERENCE_DB + rng.uniform(*cfg.stem_level_db) - level) / 20))
         stems.append(RenderedStem(part, r.program, font.name, audio))
