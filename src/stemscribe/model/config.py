@@ -27,9 +27,9 @@ class ModelConfig:
     n_fft: int = 1024
     hop: int = 256
     classes: list[dict] = field(default_factory=DEFAULT_CLASSES.to_dict)
-    front_dim: int = 384
+    front_dim: int = 256
     conv_kernel: int = 5
-    rnn_dim: int = 192
+    rnn_dim: int = 160
     rnn_layers: int = 3
     dropout: float = 0.1
     dc_dim: int = 20
@@ -56,12 +56,12 @@ class TrainConfig:
     w_mi: float = 1.0
     w_tr: float = 1.0
     w_act: float = 0.5
-    steps: int = 20000
-    batch_size: int = 12
-    crop_seconds: float = 4.0
+    steps: int = 8000
+    batch_size: int = 8
+    crop_seconds: float = 3.0
     lr: float = 1e-3
     lr_min: float = 1e-5
-    warmup_steps: int = 300
+    warmup_steps: int = 200
     weight_decay: float = 1e-4
     grad_clip: float = 5.0
     # Data: probability a training mixture is a remix of stems drawn from different tracks.

@@ -26,6 +26,9 @@ from torch import nn
 from .config import ModelConfig
 
 
+TR_PRIOR_LOGIT = -4.5
+
+
 @dataclass
 class NetOutput:
     masks: torch.Tensor            # [B, C, F, T] in 0-1, summing to 1 over C
@@ -58,6 +61,12 @@ class JointNet(nn.Module):
         self.dc_head = nn.Linear(H, F * cfg.dc_dim)
         self.tr_head = nn.Linear(H, R * 3)
         self.act_head = nn.Linear(H, C)
+        # Start transcription logits at the sparse prior (about 1% of rows on): otherwise the first
+        # steps' large BCE gradients swamp the shared layers and mask inference stalls.
+        with torch.no_grad():
+            bias = self.tr_head.bias.view(R, 3)
+            bias[:, 0].fill_(TR_PRIOR_LOGIT)
+            bias[:, 1].fill_(TR_PRIOR_LOGIT)
 
     def forward(self, features: torch.Tensor, dc_frames: torch.Tensor | None = None,
                 want_embeddings: bool = True) -> NetOutput:
