@@ -374,6 +374,18 @@ def _describe_config(sep: SeparatorLike) -> dict:
     return dict(cfg) if isinstance(cfg, dict) else {"repr": repr(cfg)}
 
 
+def _machine() -> dict:
+    from ..benchmark import machine_info
+
+    return machine_info()
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _versions() -> dict[str, str]:
     from importlib import metadata
 
@@ -405,6 +417,7 @@ def evaluate_dataset(data: str | Path, separator: SeparatorLike, settings: EvalS
     if out is not None:
         (out / "tracks").mkdir(parents=True, exist_ok=True)
     ev = TrackEvaluator(separator, settings, out / "reports" if (out is not None and settings.report) else None)
+    machine = _machine()  # with the load average before the work
     t0 = time.perf_counter()
     results = []
     for i, t in enumerate(tracks):
@@ -420,6 +433,7 @@ def evaluate_dataset(data: str | Path, separator: SeparatorLike, settings: EvalS
     info = {"data": str(data), "model": separator.model_name, "model_config": _describe_config(separator),
             "separator_options": asdict(options) if is_dataclass(options) else None,
             "settings": asdict(settings), "basic_pitch": ev.basic_pitch_status, "versions": _versions(),
+            "torch_threads": _torch_threads(), "machine": machine,
             "seconds": _num(elapsed), "n_tracks": len(tracks)}
     summary = summarize(results, info)
     if out is not None:

@@ -259,6 +259,14 @@ def counts_table(summary: dict) -> list[str]:
     return lines
 
 
+def _machine_text(summary: dict) -> str:
+    m = summary.get("machine")
+    if not m:
+        return ""
+    return (f" on {m['cpu']} ({m['usable_cores']} cores, {summary.get('torch_threads', '?')} torch threads, "
+            f"{m['gpu'] or 'no GPU'}; load average {m['load_average_1m']} at the start)")
+
+
 def markdown(summary: dict, class_map: ClassMap | None = None, command: str | None = None) -> str:
     """The whole results page: paper-style table first, then the detail tables and the settings."""
     s = summary["settings"]
@@ -271,7 +279,7 @@ def markdown(summary: dict, class_map: ClassMap | None = None, command: str | No
     out += [f"Model `{summary['model']}` on `{summary['data']}`: {n} track{'' if n == 1 else 's'}, {crop}; "
             f"metrics at {s['eval_rate']} Hz. Evaluation took {summary['seconds']:.0f} s "
             f"(separation {summary['timing']['separate']:.0f} s, metrics {summary['timing']['metrics']:.0f} s, "
-            f"basic-pitch {summary['timing']['basic_pitch']:.0f} s).", "",
+            f"basic-pitch {summary['timing']['basic_pitch']:.0f} s){_machine_text(summary)}.", "",
             "## Paper table: SDR (dB) / onset F1 / onset+offset F1", "",
             *paper_table(summary, class_map), "",
             "Means over tracks. SDR: BSS Eval (bss_eval_sources definitions, fast_bss_eval, one 512-tap "
