@@ -81,8 +81,11 @@ class NoteRenderer:
         """Stop every voice now and drain the synth, so the next render starts from silence."""
         self._synth.all_sounds_off(chan)
         self._synth.system_reset()
-        for _ in range(int(self.sample_rate) // 1024 + 1):   # at most one second
-            if np.abs(self._samples(1024)).max() <= 2.0 / 32768.0:
+        quiet = 0
+        for _ in range(2 * int(self.sample_rate) // 1024 + 1):   # at most two seconds
+            # Two quiet blocks in a row: one quiet block can fall in a gap of a decaying voice.
+            quiet = quiet + 1 if np.abs(self._samples(1024)).max() <= 2.0 / 32768.0 else 0
+            if quiet == 2:
                 break
 
     def render(self, notes: Iterable[Note], program: int, is_drum: bool, n_samples: int) -> np.ndarray:
