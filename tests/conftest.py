@@ -9,6 +9,14 @@ import pytest
 SR = 16000
 
 
+def pytest_configure(config):
+    # Tests use tiny models: one thread is as fast, and avoids OpenMP spin-waiting when the
+    # machine is shared with other jobs.
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _tone(notes, n, sr, harmonics=3, decay=3.0):
     x = np.zeros(n, np.float32)
     for pitch, s, e, v in notes:

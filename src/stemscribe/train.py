@@ -217,7 +217,7 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
                 el = time.time() - t0
                 last_log = {"step": step, "lr": lr_at(step, tc), "grad_norm": float(gn), "elapsed_s": round(el, 1),
                             "examples_per_s": round(seen / el, 2),
-                            **{k: round(float(v), 5) for k, v in ls.items() if not k.startswith("_")}}
+                            **{k: round(v.item(), 5) for k, v in ls.items() if not k.startswith("_")}}
                 logf.write(json.dumps(last_log) + "\n"); logf.flush()
                 say(" ".join(f"{k}={v}" for k, v in last_log.items()))
             if rank == 0 and (step % tc.val_every == 0 or step == tc.steps):
