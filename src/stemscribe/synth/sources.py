@@ -175,7 +175,10 @@ def _corpus_song(rng: np.random.Generator, plan: SourcePlan, length: float) -> S
         folder = folders[int(rng.integers(len(folders)))]  # composers/collections equally often
         pool = [p for p in plan.pieces if p.split("/", 1)[0] == folder]
     tried = []
-    for _ in range(MAX_TRIES):
+    for attempt in range(MAX_TRIES):
+        if attempt == MAX_TRIES // 2:
+            # Some collections parse without measures (the Josquin ABC files): widen to every piece.
+            pool = list(plan.pieces)
         rel = pool[int(rng.integers(len(pool)))]
         tempo = (66.0, 96.0) if rel.startswith("bach/") else (72.0, 140.0)
         try:
