@@ -244,7 +244,7 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
 
 
 def replace_steps(tc: TrainConfig, steps: int) -> TrainConfig:
-    """On resume the stored recipe is kept, except the step budget may be raised."""
+    """On resume the stored recipe is kept, except the step budget (and so the schedule's length)."""
     from dataclasses import replace
 
-    return replace(tc, steps=max(tc.steps, steps))
+    return replace(tc, steps=steps)
