@@ -199,6 +199,15 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
         save_checkpoint(path, model, model_cfg, tc, step, opt, extra={"best": best, "metrics": metrics or {}})
 
     # --- loop ---
+    # A polite stop (SIGTERM, e.g. from `kill` or a scheduler) ends the loop like Ctrl-C, so the
+    # finally-block below still writes last.pt and the run can be resumed.
+    import signal
+
+    def _stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if rank == 0:
+        signal.signal(signal.SIGTERM, _stop)
     model.train()
     t0, seen, last_log = time.time(), 0, {}
     logf = open(paths.log, "a") if rank == 0 else None
