@@ -147,6 +147,8 @@ def test_bad_options(dataset: Path, capsys):
     assert "unknown instrument set" in capsys.readouterr().err
     assert run_cli("--data", str(dataset), "--model", "tiny-test", "--baselines", "demucs") == 1
     assert "unknown baseline" in capsys.readouterr().err
+    assert run_cli("--data", str(dataset), "--model", "tiny-test", "--sets", "2", "--basic-pitch-sets", "5") == 1
+    assert "must be among the evaluated sets" in capsys.readouterr().err
     assert run_cli("--data", str(dataset), "--model", "no-such-model") == 1
     assert "no-such-model" in capsys.readouterr().err
 

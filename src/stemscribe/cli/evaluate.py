@@ -29,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N tracks")
     p.add_argument("--baselines", default=DEFAULT_BASELINES,
                    help=f"comma-separated baselines, or 'none' (default: {DEFAULT_BASELINES})")
+    p.add_argument("--basic-pitch-sets", default=None, metavar="SETS",
+                   help="sets on which basic-pitch runs (default: the largest of --sets; 2,3,4,5 for all, "
+                        "which about doubles the evaluation time)")
     p.add_argument("--report", action="store_true", help="write a listening report per track into OUT/reports/")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default: 1, fastest on a small or shared machine; 0: torch's default)")
@@ -48,7 +51,8 @@ def command_line(args: argparse.Namespace) -> str:
     """The command that reproduces this run (defaults left out), for the results page."""
     parts = ["stemscribe", "evaluate", "--data", args.data]
     defaults = {"model": "default", "sets": "2,3,4,5", "out": "results", "markdown": None, "eval_rate": 16000,
-                "seconds": None, "limit": None, "baselines": DEFAULT_BASELINES, "threads": 1}
+                "seconds": None, "limit": None, "baselines": DEFAULT_BASELINES, "threads": 1,
+                "basic_pitch_sets": None}
     for k, d in defaults.items():
         v = getattr(args, k)
         if v != d:
@@ -68,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         b.strip() for b in args.baselines.split(",") if b.strip())
     try:
         settings = EvalSettings(sets=_int_list(args.sets, "--sets"), eval_rate=args.eval_rate, seconds=args.seconds,
-                                limit=args.limit, baselines=baselines, report=args.report)
+                                limit=args.limit, baselines=baselines, report=args.report,
+                                basic_pitch_sets=(None if args.basic_pitch_sets is None
+                                                  else _int_list(args.basic_pitch_sets, "--basic-pitch-sets")))
     except ValueError as e:
         raise UserError(str(e)) from None
     if args.report:
