@@ -54,6 +54,8 @@ class BenchmarkSettings:
     peers: other programs measured on the same files ("basic-pitch").
     synth: also run ``stemscribe.synth.benchmark`` (throughput and alignment).
     timeout: seconds a single child may run before it is stopped and reported as failed.
+    threads: OMP_NUM_THREADS given to the measured processes (torch's CPU threads); None leaves
+        the default (one per core).
     """
 
     durations: tuple[float, ...] = (30.0, 180.0, 600.0)
@@ -63,8 +65,11 @@ class BenchmarkSettings:
     peers: tuple[str, ...] = PEERS
     synth: bool = False
     timeout: float = 3600.0
+    threads: int | None = None
 
     def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
         self.durations = tuple(float(d) for d in self.durations)
         self.peers = tuple(self.peers)
         if not self.durations or any(d <= 0 for d in self.durations):
@@ -158,16 +163,17 @@ print(json.dumps({"wall_s": wall, "code": os.waitstatus_to_exitcode(status),
 """
 
 
-def measure(cmd: list[str], audio_seconds: float, timeout: float = 3600.0) -> dict:
+def measure(cmd: list[str], audio_seconds: float, timeout: float = 3600.0, env: dict | None = None) -> dict:
     """Run ``cmd`` in a fresh process; its wall time, real-time factor, peak RSS and CPU time.
 
     Returns ``{"ok", "wall_s", "rtf", "peak_rss_mb", "cpu_s", "load_average_1m", "error"}``;
-    the command's output is discarded except the last lines of stderr on failure.
+    the command's output is discarded except the last lines of stderr on failure. ``env``: the
+    command's environment (default: this process's).
     """
     load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryFile() as err:
         r = subprocess.run([sys.executable, "-c", _LAUNCHER, json.dumps(cmd), str(timeout)],
-                           stdout=subprocess.PIPE, stderr=err, text=True)
+                           stdout=subprocess.PIPE, stderr=err, text=True, env=env)
         err.seek(0)
         tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
     try:
@@ -204,6 +210,9 @@ def run_benchmark(settings: BenchmarkSettings, progress=None) -> dict:
         peers["basic-pitch"] = basic_pitch_status()
     out = {"machine": machine_info(settings.device), "settings": asdict(settings), "runs": [],
            "peers": peers, "targets": targets(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    env = None
+    if settings.threads is not None:
+        env = {**os.environ, "OMP_NUM_THREADS": str(settings.threads)}
     with tempfile.TemporaryDirectory(prefix="stemscribe-bench-") as tmp:
         tmp = Path(tmp)
         if settings.source:
@@ -218,12 +227,12 @@ def run_benchmark(settings: BenchmarkSettings, progress=None) -> dict:
             audio = make_test_audio(source, d, tmp / f"bench_{d:g}s.flac")
             say(f"{d:g} s: stemscribe ({settings.model}, {settings.device})")
             r = measure(stemscribe_command(audio, tmp / f"out_{d:g}", settings.model, settings.device), d,
-                        settings.timeout)
+                        settings.timeout, env)
             out["runs"].append({"system": "stemscribe", "seconds": d, **r})
             if peers.get("basic-pitch") == "ok":
                 say(f"{d:g} s: basic-pitch")
                 (tmp / f"bp_{d:g}").mkdir()
-                r = measure(basic_pitch_command(audio, tmp / f"bp_{d:g}"), d, settings.timeout)
+                r = measure(basic_pitch_command(audio, tmp / f"bp_{d:g}"), d, settings.timeout, env)
                 out["runs"].append({"system": "basic-pitch", "seconds": d, **r})
             audio.unlink()
     if settings.synth:
@@ -284,7 +293,10 @@ def markdown(res: dict, command: str | None = None) -> str:
     lines += ["## Machine", "",
               f"- CPU: {m['cpu']}, {m['logical_cores']} logical cores ({m['usable_cores']} usable by the job)",
               f"- RAM: {m['ram_gib']} GiB; GPU: {m['gpu'] or 'none used'}",
-              f"- torch {m['torch']} with {m['torch_threads']} threads; Python {m['python']}; {m['os']}",
+              f"- torch {m['torch']}; threads of the measured processes: "
+              f"{res['settings'].get('threads') or m['torch_threads']}"
+              f"{' (OMP_NUM_THREADS)' if res['settings'].get('threads') else ' (torch default)'}; "
+              f"Python {m['python']}; {m['os']}",
               f"- load average when the run started: {m['load_average_1m']} (other work on the machine slows every "
               "number below; each run's own load average is in its row)", "",
               f"Test audio: {res['source']}, stereo {BENCH_RATE} Hz FLAC, looped to each duration. "

@@ -294,8 +294,8 @@ def markdown(summary: dict, class_map: ClassMap | None = None, command: str | No
             f"{s['oracle_n_fft']}-point STFT, hop {s['oracle_hop']}, at {s['eval_rate']} Hz).", "",
             "## Transcription: onset F1 / onset+offset F1 / frame F1", "",
             *transcription_table(summary), "",
-            f"basic-pitch: {bp}" + (f", run on the {', '.join(set_label(k) for k in s.get('basic_pitch_sets') or [])} "
-                                    "set(s) (`--basic-pitch-sets` for more)" if bp == "ok" else "") +
+            f"basic-pitch: {bp}" + (f", run only on: {'; '.join(set_label(k) for k in s.get('basic_pitch_sets') or [])} "
+                                    "(`--basic-pitch-sets` for more)" if bp == "ok" else "") +
             ". It does not tell instruments apart: its transcription of the mixture is "
             "scored against each instrument's notes (its notes of the other instruments count as false "
             "positives) and, in the \"all\" column, against the union of the set's pitched parts. "
