@@ -152,8 +152,6 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
     paths = RunPaths(Path(out))
     paths.out.mkdir(parents=True, exist_ok=True)
     say = (lambda *a: None) if (quiet or rank != 0) else (lambda *a: print(*a, flush=True))
@@ -162,8 +160,10 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
     step, best = 0, -float("inf")
     if resume and paths.last.is_file():
         ck = read_checkpoint(paths.last)
-        model_cfg, tc = from_dict(ModelConfig, ck["model_config"]), replace_steps(from_dict(TrainConfig, ck["train_config"]), tc.steps)
+        model_cfg, tc = from_dict(ModelConfig, ck["model_config"]), replace_steps(from_dict(TrainConfig, ck["train_config"]), tc)
         step, best = ck["step"], ck["extra"].get("best", best)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed + rank)
     model = build_model(model_cfg).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
@@ -252,8 +252,9 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
     return {"best_score": best, "steps": step, **last_log}
 
 
-def replace_steps(tc: TrainConfig, steps: int) -> TrainConfig:
-    """On resume the stored recipe is kept, except the step budget (and so the schedule's length)."""
+def replace_steps(stored: TrainConfig, given: TrainConfig) -> TrainConfig:
+    """On resume the stored recipe is kept, except the step budget (and so the schedule's
+    length) and the CPU thread count, which are the caller's."""
     from dataclasses import replace
 
-    return replace(tc, steps=steps)
+    return replace(stored, steps=given.steps, threads=given.threads)
