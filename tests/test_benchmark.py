@@ -39,22 +39,23 @@ def test_measure_is_per_process(tmp_path: Path):
 def test_benchmark_cli_writes_page_and_json(tmp_path: Path):
     out = tmp_path / "docs" / "BENCH.md"
     rc = main(["benchmark", "--durations", "1", "--model", "tiny-test", "--source", str(_source(tmp_path)),
-               "--no-peer", "--threads", "1", "--out", str(out), "-q"])
+               "--no-peer", "--threads", "0,1", "--out", str(out), "-q"])
     assert rc == 0
     res = json.loads(out.with_suffix(".json").read_text())
-    assert [(r["system"], r["seconds"], r["ok"]) for r in res["runs"]] == [("stemscribe", 1.0, True)]
+    assert [(r["system"], r["seconds"], r["threads_set"], r["ok"]) for r in res["runs"]] == [
+        ("stemscribe", 1.0, False, True), ("stemscribe", 1.0, True, True)]
     assert res["machine"]["logical_cores"] >= 1 and res["machine"]["torch"]
     text = out.read_text()
-    assert "## Machine" in text and "| 1 s | stemscribe |" in text and "## Targets" in text
-    assert "1 (OMP_NUM_THREADS)" in text
+    assert "## Machine" in text and "| 1 s | stemscribe | 1 |" in text and "## Targets" in text
+    assert "| 1 s | stemscribe | default (" in text
 
 
 def test_markdown_reports_failures_and_synth():
     res = {"machine": {"cpu": "x", "logical_cores": 2, "usable_cores": 2, "ram_gib": 1.0, "gpu": None,
                        "torch": "2", "torch_threads": 2, "python": "3", "os": "L", "load_average_1m": 0.1},
-           "settings": {"model": "m", "device": "cpu", "threads": None}, "source": "s", "started": "a", "finished": "b",
+           "settings": {"model": "m", "device": "cpu", "threads": [0]}, "source": "s", "started": "a", "finished": "b",
            "peers": {"basic-pitch": "not installed (basic_pitch)"},
-           "runs": [{"system": "stemscribe", "seconds": 180.0, "ok": False, "error": "boom", "wall_s": 1.0,
+           "runs": [{"system": "stemscribe", "seconds": 180.0, "threads": 2, "threads_set": False, "ok": False, "error": "boom", "wall_s": 1.0,
                      "rtf": None, "peak_rss_mb": 1.0, "cpu_s": 1.0, "load_average_1m": 0.1}],
            "synth": {"throughput": {"realtime_factor_cpu": 55.0}, "alignment": {"max_ms": 3.2}}}
     text = markdown(res)

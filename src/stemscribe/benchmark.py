@@ -54,8 +54,9 @@ class BenchmarkSettings:
     peers: other programs measured on the same files ("basic-pitch").
     synth: also run ``stemscribe.synth.benchmark`` (throughput and alignment).
     timeout: seconds a single child may run before it is stopped and reported as failed.
-    threads: OMP_NUM_THREADS given to the measured processes (torch's CPU threads); None leaves
-        the default (one per core).
+    threads: thread settings to measure, each as OMP_NUM_THREADS of the measured processes
+        (torch's CPU threads); 0 leaves torch's default (one per core). Every duration is measured
+        once per setting.
     """
 
     durations: tuple[float, ...] = (30.0, 180.0, 600.0)
@@ -65,11 +66,12 @@ class BenchmarkSettings:
     peers: tuple[str, ...] = PEERS
     synth: bool = False
     timeout: float = 3600.0
-    threads: int | None = None
+    threads: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be at least 1, got {self.threads}")
+        self.threads = tuple(int(t) for t in self.threads)
+        if not self.threads or any(t < 0 for t in self.threads):
+            raise ValueError(f"threads must be 0 (torch's default) or more, got {list(self.threads)}")
         self.durations = tuple(float(d) for d in self.durations)
         self.peers = tuple(self.peers)
         if not self.durations or any(d <= 0 for d in self.durations):
@@ -210,9 +212,7 @@ def run_benchmark(settings: BenchmarkSettings, progress=None) -> dict:
         peers["basic-pitch"] = basic_pitch_status()
     out = {"machine": machine_info(settings.device), "settings": asdict(settings), "runs": [],
            "peers": peers, "targets": targets(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    env = None
-    if settings.threads is not None:
-        env = {**os.environ, "OMP_NUM_THREADS": str(settings.threads)}
+    default_threads = out["machine"]["torch_threads"]
     with tempfile.TemporaryDirectory(prefix="stemscribe-bench-") as tmp:
         tmp = Path(tmp)
         if settings.source:
@@ -225,15 +225,20 @@ def run_benchmark(settings: BenchmarkSettings, progress=None) -> dict:
         out["source"] = source_label
         for d in settings.durations:
             audio = make_test_audio(source, d, tmp / f"bench_{d:g}s.flac")
-            say(f"{d:g} s: stemscribe ({settings.model}, {settings.device})")
-            r = measure(stemscribe_command(audio, tmp / f"out_{d:g}", settings.model, settings.device), d,
-                        settings.timeout, env)
-            out["runs"].append({"system": "stemscribe", "seconds": d, **r})
-            if peers.get("basic-pitch") == "ok":
-                say(f"{d:g} s: basic-pitch")
-                (tmp / f"bp_{d:g}").mkdir()
-                r = measure(basic_pitch_command(audio, tmp / f"bp_{d:g}"), d, settings.timeout, env)
-                out["runs"].append({"system": "basic-pitch", "seconds": d, **r})
+            for t in settings.threads:
+                env = {**os.environ, "OMP_NUM_THREADS": str(t)} if t else None
+                threads = {"threads": t or default_threads, "threads_set": bool(t)}
+                say(f"{d:g} s: stemscribe ({settings.model}, {settings.device}, {t or 'default'} threads)")
+                r = measure(stemscribe_command(audio, tmp / "out", settings.model, settings.device), d,
+                            settings.timeout, env)
+                out["runs"].append({"system": "stemscribe", "seconds": d, **threads, **r})
+                if peers.get("basic-pitch") == "ok":
+                    say(f"{d:g} s: basic-pitch ({t or 'default'} threads)")
+                    (tmp / "bp").mkdir(exist_ok=True)
+                    r = measure(basic_pitch_command(audio, tmp / "bp"), d, settings.timeout, env)
+                    out["runs"].append({"system": "basic-pitch", "seconds": d, **threads, **r})
+                    for f in (tmp / "bp").iterdir():
+                        f.unlink()  # basic-pitch refuses to overwrite its MIDI file
             audio.unlink()
     if settings.synth:
         out["synth"] = synth_numbers(say)
@@ -283,6 +288,12 @@ def _number(d: dict, key: str) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
+def _threads_label(run: dict) -> str:
+    if "threads" not in run:
+        return "?"
+    return str(run["threads"]) if run.get("threads_set") else f"default ({run['threads']})"
+
+
 def markdown(res: dict, command: str | None = None) -> str:
     """docs/BENCHMARKS.md: machine, one row per run, the targets and whether each is met."""
     m = res["machine"]
@@ -293,46 +304,51 @@ def markdown(res: dict, command: str | None = None) -> str:
     lines += ["## Machine", "",
               f"- CPU: {m['cpu']}, {m['logical_cores']} logical cores ({m['usable_cores']} usable by the job)",
               f"- RAM: {m['ram_gib']} GiB; GPU: {m['gpu'] or 'none used'}",
-              f"- torch {m['torch']}; threads of the measured processes: "
-              f"{res['settings'].get('threads') or m['torch_threads']}"
-              f"{' (OMP_NUM_THREADS)' if res['settings'].get('threads') else ' (torch default)'}; "
-              f"Python {m['python']}; {m['os']}",
+              f"- torch {m['torch']} (its default: {m['torch_threads']} threads); Python {m['python']}; {m['os']}",
               f"- load average when the run started: {m['load_average_1m']} (other work on the machine slows every "
               "number below; each run's own load average is in its row)", "",
               f"Test audio: {res['source']}, stereo {BENCH_RATE} Hz FLAC, looped to each duration. "
               f"Model `{res['settings']['model']}` on `{res['settings']['device']}`.", "",
               "## Whole job: load, separate, transcribe, write outputs", "",
-              "| audio | system | wall time (s) | real-time factor (x) | peak RSS (MB) | CPU time (s) | load avg |",
-              "|---|---|---|---|---|---|---|"]
+              "| audio | system | threads | wall time (s) | real-time factor (x) | peak RSS (MB) | CPU time (s) "
+              "| load avg |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in res["runs"]:
+        th = _threads_label(r)
         if r["ok"]:
-            lines.append(f"| {r['seconds']:g} s | {r['system']} | {r['wall_s']:.1f} | {_fmt(r['rtf'], '.1f')} | "
+            lines.append(f"| {r['seconds']:g} s | {r['system']} | {th} | {r['wall_s']:.1f} | {_fmt(r['rtf'], '.1f')} | "
                          f"{r['peak_rss_mb']:.0f} | {r['cpu_s']:.1f} | {_fmt(r['load_average_1m'], '.2f')} |")
         else:
-            lines.append(f"| {r['seconds']:g} s | {r['system']} | failed: {r['error']} | | | | |")
+            lines.append(f"| {r['seconds']:g} s | {r['system']} | {th} | failed: {r['error']} | | | | |")
     for peer, status in res.get("peers", {}).items():
         if status != "ok":
             lines += ["", f"{peer}: {status}."]
     lines += ["", "Real-time factor = seconds of audio per second of wall time. stemscribe runs as "
               "`python -m stemscribe separate FILE -o OUT --model M --device D` and basic-pitch as "
               "`python -m basic_pitch.predict OUT FILE` (its own command line); each in a fresh process whose "
-              "peak RSS comes from `wait4`. HT-Demucs, for comparison, needs about 1.5x the track's length "
+              "peak RSS comes from `wait4`. Threads: OMP_NUM_THREADS of the process (torch's intra-op threads; "
+              "\"default\" = torch's own choice; onnxruntime, under basic-pitch, picks its own). HT-Demucs, for comparison, needs about 1.5x the track's length "
               "on a CPU (real-time factor about 0.7; not measured here).", "",
               "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     ours = [r for r in res["runs"] if r["system"] == "stemscribe" and r["ok"]]
 
-    def nearest(sec: float):
-        return min(ours, key=lambda r: abs(r["seconds"] - sec)) if ours else None
+    def nearest(sec: float, key, best):
+        # The run closest to the target length; among thread settings, the best one.
+        if not ours:
+            return None
+        d = min((r["seconds"] for r in ours), key=lambda x: abs(x - sec))
+        return best((r for r in ours if r["seconds"] == d), key=key)
 
-    r = nearest(TARGET_RTF_SECONDS)
+    r = nearest(TARGET_RTF_SECONDS, lambda r: r["rtf"], max)
     if r is not None:
         lines.append(f"| whole job >= {TARGET_RTF:g}x real time, {TARGET_RTF_SECONDS / 60:g}-minute song | "
-                     f"{r['rtf']:.1f}x at {r['seconds']:g} s | {'yes' if r['rtf'] >= TARGET_RTF else 'no'}"
+                     f"{r['rtf']:.1f}x at {r['seconds']:g} s, {_threads_label(r)} threads | "
+                     f"{'yes' if r['rtf'] >= TARGET_RTF else 'no'}"
                      f"{'' if r['seconds'] == TARGET_RTF_SECONDS else ' (not measured at the target length)'} |")
-    r = nearest(TARGET_PEAK_SECONDS)
+    r = nearest(TARGET_PEAK_SECONDS, lambda r: r["peak_rss_mb"], min)
     if r is not None:
         lines.append(f"| peak memory < {TARGET_PEAK_MB / 1024:g} GB, {TARGET_PEAK_SECONDS / 60:g}-minute stereo "
-                     f"44.1 kHz song | {r['peak_rss_mb']:.0f} MB at {r['seconds']:g} s | "
+                     f"44.1 kHz song | {r['peak_rss_mb']:.0f} MB at {r['seconds']:g} s, {_threads_label(r)} threads | "
                      f"{'yes' if r['peak_rss_mb'] < TARGET_PEAK_MB else 'no'}"
                      f"{'' if r['seconds'] == TARGET_PEAK_SECONDS else ' (not measured at the target length)'} |")
     if "synth" in res:

@@ -23,8 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="recording to loop (default: examples/example.flac, else a track from stemscribe synth)")
     p.add_argument("--no-peer", action="store_true", help="do not measure basic-pitch")
     p.add_argument("--synth", action="store_true", help="also measure the synthesiser's throughput and alignment")
-    p.add_argument("--threads", type=int, default=None,
-                   help="OMP_NUM_THREADS for the measured processes (default: torch's, one per core)")
+    p.add_argument("--threads", default="0",
+                   help="thread settings to measure, comma-separated OMP_NUM_THREADS values for the measured "
+                        "processes; 0 = torch's default (default: 0)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds one run may take (default: 3600)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"markdown page to write (default: {DEFAULT_OUT})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -33,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def command_line(args: argparse.Namespace) -> str:
     parts = ["stemscribe", "benchmark"]
     defaults = {"durations": DEFAULT_DURATIONS, "model": "default", "device": "cpu", "source": None,
-                "timeout": 3600.0, "out": DEFAULT_OUT, "threads": None}
+                "timeout": 3600.0, "out": DEFAULT_OUT, "threads": "0"}
     for k, d in defaults.items():
         if getattr(args, k) != d:
             parts += [f"--{k}", str(getattr(args, k))]
@@ -52,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
         durations = tuple(float(x) for x in args.durations.split(",") if x.strip())
     except ValueError:
         raise UserError(f"--durations must be comma-separated seconds like 30,180,600, got {args.durations!r}") from None
+    try:
+        threads = tuple(int(x) for x in args.threads.split(",") if x.strip())
+    except ValueError:
+        raise UserError(f"--threads must be comma-separated integers like 0,1, got {args.threads!r}") from None
     if args.source is not None and not Path(args.source).is_file():
         raise UserError(f"{args.source}: no such file (--source)")
     if args.device == "cuda":
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = BenchmarkSettings(durations=durations, model=args.model, device=args.device, source=args.source,
                                      peers=() if args.no_peer else ("basic-pitch",), synth=args.synth,
-                                     timeout=args.timeout, threads=args.threads)
+                                     timeout=args.timeout, threads=threads)
     except ValueError as e:
         raise UserError(str(e)) from None
 
