@@ -46,7 +46,7 @@ def test_benchmark_cli_writes_page_and_json(tmp_path: Path):
         ("stemscribe", 1.0, False, True), ("stemscribe", 1.0, True, True)]
     assert res["machine"]["logical_cores"] >= 1 and res["machine"]["torch"]
     text = out.read_text()
-    assert "## Machine" in text and "| 1 s | stemscribe | 1 |" in text and "## Targets" in text
+    assert "## Machine" in text and "| 1 s | stemscribe | 1 thread |" in text and "## Targets" in text
     assert "| 1 s | stemscribe | default (" in text
 
 
