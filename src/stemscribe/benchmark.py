@@ -26,6 +26,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -202,7 +203,7 @@ def basic_pitch_command(audio: Path, out_dir: Path) -> list[str]:
     return [sys.executable, "-m", "basic_pitch.predict", str(out_dir), str(audio)]
 
 
-def run_benchmark(settings: BenchmarkSettings, progress=None) -> dict:
+def run_benchmark(settings: BenchmarkSettings, progress: Callable[[str], None] | None = None) -> dict:
     """Measure stemscribe (and the peers) on each duration; returns the results dict (see ``markdown``)."""
     say = progress or (lambda line: None)
     peers = {}
@@ -246,7 +247,7 @@ def run_benchmark(settings: BenchmarkSettings, progress=None) -> dict:
     return out
 
 
-def synth_numbers(say=lambda line: None) -> dict:
+def synth_numbers(say: Callable[[str], None] = lambda line: None) -> dict:
     """Throughput and alignment of the synthesiser (``stemscribe.synth.benchmark``), or why not."""
     try:
         from .synth.benchmark import alignment_check, throughput_benchmark
@@ -333,7 +334,7 @@ def markdown(res: dict, command: str | None = None) -> str:
               "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     ours = [r for r in res["runs"] if r["system"] == "stemscribe" and r["ok"]]
 
-    def nearest(sec: float, key, best):
+    def nearest(sec: float, key: Callable[[dict], float], best: Callable) -> dict | None:
         # The run closest to the target length; among thread settings, the best one.
         if not ours:
             return None

@@ -36,6 +36,7 @@ import numpy as np
 from ..classes import DRUM_CLASSES, PAPER_SETS, ClassMap
 from ..data.slakh import DataError, SlakhTrack, find_tracks
 from ..notes import Note
+from ..results import SeparationResult
 from . import metrics as M
 from .oracle import ORACLE_HOP, ORACLE_N_FFT, ideal_binary_mask, ideal_ratio_mask
 
@@ -59,7 +60,7 @@ class SeparatorLike(Protocol):
     class_map: ClassMap
     model_name: str
 
-    def separate(self, audio: np.ndarray, sample_rate: int): ...
+    def separate(self, audio: np.ndarray, sample_rate: int) -> SeparationResult: ...
 
 
 @dataclass
@@ -254,7 +255,7 @@ class TrackEvaluator:
         return out
 
     def _evaluate_set(self, names: tuple[str, ...], audio: dict, ref: dict, notes: dict, sr: int,
-                      duration: float) -> tuple[dict, object]:
+                      duration: float) -> tuple[dict, SeparationResult]:
         s = self.s
         from ..audio import resample
 
@@ -356,7 +357,8 @@ class TrackEvaluator:
                  "seconds": {"separate": _num(t_sep), "metrics": _num(t_metrics), "basic_pitch": _num(t_bp)}}
         return entry, result
 
-    def _basic_pitch(self, names, mix_native, result, notes, sr, duration) -> tuple[dict, dict]:
+    def _basic_pitch(self, names: tuple[str, ...], mix_native: np.ndarray, result: SeparationResult,
+                     notes: dict[str, list[Note]], sr: int, duration: float) -> tuple[dict, dict]:
         s, bp = self.s, self.basic_pitch
         pitched = [c for c in names if not self.sep.class_map[c].is_drum]
         mix_notes = bp.transcribe(mix_native, sr)
@@ -367,7 +369,7 @@ class TrackEvaluator:
                   for c in pitched}
         return on_mix, on_sep
 
-    def _report(self, track: SlakhTrack, k: int, result, notes: dict, entry: dict) -> None:
+    def _report(self, track: SlakhTrack, k: int, result: SeparationResult, notes: dict, entry: dict) -> None:
         from ..report import build_report
 
         out = self.report_dir / track.name

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -158,7 +158,8 @@ def paper_table(summary: dict, class_map: ClassMap | None = None) -> list[str]:
     return lines
 
 
-def _system_rows(summary: dict, systems: list[str], fmt, extra_column: str | None = None) -> list[str]:
+def _system_rows(summary: dict, systems: list[str], fmt: Callable[[dict, int, str, str], str],
+                 extra_column: str | None = None) -> list[str]:
     insts = _instruments(summary)
     cols = insts + ([extra_column] if extra_column else [])
     lines = [f"| set | system | {' | '.join(cols)} |", "|" + "---|" * (len(cols) + 2)]
@@ -181,7 +182,7 @@ def _system_rows(summary: dict, systems: list[str], fmt, extra_column: str | Non
 
 def separation_table(summary: dict) -> list[str]:
     """SI-SDR / SI-SDRi / SDR / SIR / SAR per set, system and instrument."""
-    def fmt(s, k, sys, c):
+    def fmt(s: dict, k: int, sys: str, c: str) -> str:
         vals = [_mean(s, k, sys, c, m) for m in ("si_sdr", "si_sdri", "sdr", "sir", "sar")]
         if sys == "mixture":
             vals[1] = 0.0 if vals[0] is not None else None  # by definition
@@ -191,7 +192,7 @@ def separation_table(summary: dict) -> list[str]:
 
 def transcription_table(summary: dict) -> list[str]:
     """Onset F1 / onset+offset F1 / frame F1 of the model and of basic-pitch."""
-    def fmt(s, k, sys, c):
+    def fmt(s: dict, k: int, sys: str, c: str) -> str:
         vals = [_mean(s, k, sys, c, m) for m in ("onset_f1", "onset_offset_f1", "frame_f1")]
         if c == "drums":
             return f"{_f1(vals[0])} / {DASH} / {DASH}" if sys == MODEL else "no drums"
