@@ -9,66 +9,21 @@ import pytest
 
 from stemscribe.cli import main
 
-SR = 16000
-# (stem key, GM program, is_drum, notes as (pitch, start s, end s)).
-PARTS = {
-    "piano": ("S00", 0, False, [(60, 0.1, 0.6), (64, 0.7, 1.2), (67, 1.3, 1.9)]),
-    "guitar": ("S01", 25, False, [(55, 0.2, 0.9), (59, 1.0, 1.8)]),
-    "bass": ("S02", 33, False, [(36, 0.0, 1.0), (43, 1.0, 1.95)]),
-    "drums": ("S03", 0, True, [(36, 0.0, 0.1), (38, 0.5, 0.6), (42, 0.25, 0.3), (36, 1.0, 1.1), (38, 1.5, 1.6)]),
-    "strings": ("S04", 48, False, [(72, 0.1, 1.9)]),
-}
+from conftest import make_track  # the shared tiny Slakh-layout writer (sines, clicks, exact MIDI)
 
-
-def _render(notes, is_drum: bool, n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / SR
-    x = np.zeros(n)
-    for pitch, a, b in notes:
-        on = (t >= a) & (t < (a + 0.08 if is_drum else b))
-        if is_drum:
-            x[on] += 0.3 * rng.standard_normal(on.sum()) * np.exp(-(t[on] - a) * 40)
-        else:
-            x[on] += 0.2 * np.sin(2 * np.pi * 440 * 2 ** ((pitch - 69) / 12) * t[on])
-    return x.astype(np.float32)
-
-
-def make_track(root: Path, name: str, classes=tuple(PARTS), seconds: float = 2.0, silent=()) -> Path:
-    """A Slakh-layout track folder with one sine/noise stem and one MIDI file per class.
-
-    Classes in ``silent`` get an all-zero stem (their MIDI keeps its notes).
-    """
-    import pretty_midi
-    import soundfile as sf
-    import yaml
-
-    d = root / name
-    (d / "stems").mkdir(parents=True)
-    (d / "MIDI").mkdir()
-    n = int(seconds * SR)
-    meta, mix = {}, np.zeros(n, np.float32)
-    for i, c in enumerate(classes):
-        key, program, is_drum, notes = PARTS[c]
-        audio = np.zeros(n, np.float32) if c in silent else _render(notes, is_drum, n, i)
-        mix += audio
-        sf.write(d / "stems" / f"{key}.flac", audio, SR)
-        pm = pretty_midi.PrettyMIDI()
-        inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
-        inst.notes = [pretty_midi.Note(velocity=90, pitch=p, start=a, end=b) for p, a, b in notes]
-        pm.instruments.append(inst)
-        pm.write(str(d / "MIDI" / f"{key}.mid"))
-        meta[key] = {"inst_class": c, "program_num": program, "is_drum": is_drum,
-                     "midi_program_name": c, "plugin_name": "test.sf2", "audio_rendered": True}
-    sf.write(d / "mix.flac", mix, SR)
-    (d / "metadata.yaml").write_text(yaml.safe_dump({"stems": meta}))
-    return d
+FIVE = (("piano", 0, False), ("guitar", 25, False), ("bass", 33, False), ("drums", 0, True), ("strings", 48, False))
 
 
 @pytest.fixture
 def dataset(tmp_path: Path) -> Path:
+    """Two 2 s tracks: all five classes; piano+guitar+bass with a silent guitar stem."""
+    import soundfile as sf
+
     root = tmp_path / "data"
-    make_track(root, "Track00001")
-    make_track(root, "Track00002", classes=("piano", "guitar", "bass"), silent=("guitar",))
+    make_track(root / "Track00001", seed=1, seconds=2.0, parts=FIVE)
+    second = make_track(root / "Track00002", seed=2, seconds=2.0, parts=FIVE[:3])
+    info = sf.info(str(second / "stems" / "S01.flac"))
+    sf.write(second / "stems" / "S01.flac", np.zeros(info.frames, np.float32), info.samplerate)
     return root
 
 
