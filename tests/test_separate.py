@@ -23,7 +23,8 @@ def run(args, capsys=None):
 
 
 def test_layout_rate_length_channels_and_sum(tmp_path, example_wav):
-    assert run([example_wav, "-o", tmp_path]) == 0
+    # Low thresholds: the untrained tiny model's transcription sits near its prior (~1%).
+    assert run([example_wav, "-o", tmp_path, "--onset-threshold", "0.005", "--frame-threshold", "0.005"]) == 0
     d = tmp_path / "song"
     files = sorted(p.name for p in d.iterdir())
     assert files == sorted([f"{n}.wav" for n in NAMES] + [f"{n}.mid" for n in NAMES] +
@@ -76,7 +77,7 @@ def test_silence_gives_silent_stems_and_valid_midi(tmp_path):
 def test_options_stems_format_no_midi(tmp_path, example_wav):
     assert run([example_wav, "-o", tmp_path, "--stems", "bass,drums", "--format", "flac", "--no-midi",
                 "--onset-threshold", "0.6", "--frame-threshold", "0.4", "--min-note-length", "0.1",
-                "--no-gate", "--chunk-seconds", "1.0", "--device", "cpu"]) == 0
+                "--no-gate", "--chunk-seconds", "1.0", "--device", "cpu", "--threads", "1"]) == 0
     assert sorted(p.name for p in (tmp_path / "song").iterdir()) == ["activity.json", "bass.flac", "drums.flac"]
     assert sf.info(tmp_path / "song" / "bass.flac").samplerate == 44100
 

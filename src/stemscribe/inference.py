@@ -39,7 +39,7 @@ class Analysis:
     frame: np.ndarray
     onset: np.ndarray
     velocity: np.ndarray
-    activity: np.ndarray
+    activity: np.ndarray      # (frame, onset, velocity are stored as float16 to bound memory)
     gate: np.ndarray
     n_samples: int
 
@@ -105,22 +105,27 @@ def analyze(model: torch.nn.Module, cfg: ModelConfig, mono: np.ndarray, chunk_se
     g = np.clip((act - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0.0, 1.0).astype(np.float32)
     if gate:
         masks = apply_gate(masks, g, cfg)
-    return Analysis(masks, frame, onset, vel, act, g, len(mono))
+    return Analysis(masks, frame.astype(np.float16), onset.astype(np.float16), vel.astype(np.float16),
+                    act, g, len(mono))
 
 
-def apply_gate(masks: np.ndarray, g: np.ndarray, cfg: ModelConfig) -> np.ndarray:
-    """Scale each named class's mask by its gate ``[T, C]``; the catch-all class takes what is
-    removed so masks still sum to 1 (without a catch-all class, masks are renormalised)."""
+def apply_gate(masks: np.ndarray, g: np.ndarray, cfg: ModelConfig, block: int = 2048) -> np.ndarray:
+    """Scale each named class's mask ``[C, F, T]`` by its gate ``[T, C]``, in place; the catch-all
+    class takes what is removed so masks still sum to 1 (without one, masks are renormalised).
+    Works in blocks of frames so no full-size float32 copy is made."""
     cmap = cfg.class_map
     catch = [i for i, c in enumerate(cmap.classes) if c.catch_all]
-    gated = masks.astype(np.float32) * g.T[:, None, :]
-    if catch:
-        i = catch[0]
-        gated[i] = 0.0
-        gated[i] = np.clip(1.0 - gated.sum(0), 0.0, 1.0)
-    else:
-        gated /= np.maximum(gated.sum(0, keepdims=True), 1e-6)
-    return gated.astype(np.float16)
+    for t0 in range(0, masks.shape[-1], block):
+        sl = slice(t0, t0 + block)
+        gated = masks[:, :, sl].astype(np.float32) * g[sl].T[:, None, :]
+        if catch:
+            i = catch[0]
+            gated[i] = 0.0
+            gated[i] = np.clip(1.0 - gated.sum(0), 0.0, 1.0)
+        else:
+            gated /= np.maximum(gated.sum(0, keepdims=True), 1e-6)
+        masks[:, :, sl] = gated
+    return masks
 
 
 def render_params(sample_rate: int, cfg: ModelConfig) -> tuple[int, int]:

@@ -106,8 +106,10 @@ class Separator:
             c = self.class_map.classes[ci]
             sl = slice(offs[ci], offs[ci + 1])
             g = an.gate[:, ci:ci + 1] if self.options.gate else 1.0
-            frame, onset = an.frame[:, sl] * g, an.onset[:, sl] * g
-            notes[c.name] = rolls_to_notes(frame, onset, fr, c.is_drum, an.velocity[:, sl], self.options.decode)
+            frame = an.frame[:, sl].astype(np.float32) * g
+            onset = an.onset[:, sl].astype(np.float32) * g
+            notes[c.name] = rolls_to_notes(frame, onset, fr, c.is_drum, an.velocity[:, sl].astype(np.float32),
+                                           self.options.decode)
             p = an.activity[:, ci]
             activity[c.name] = Activity(fr, p.astype(np.float32),
                                         segments_from_probabilities(p, fr, self.options.activity_threshold),
