@@ -159,6 +159,7 @@ def render(audio: np.ndarray, sample_rate: int, analysis: Analysis, cfg: ModelCo
     need = sorted(set(ci for ci in classes if not cmap.classes[ci].catch_all) | (set(all_named) if catch else set()))
     bins = np.arange(n_fft // 2 + 1) * (sample_rate / n_fft) * (cfg.n_fft / cfg.sample_rate)
     f0, f1, fw = _interp_index(bins, F)
+    f0t, f1t, fwt = torch.from_numpy(f0), torch.from_numpy(f1), torch.from_numpy(fw)[:, None]
     seg = max(hop, int(segment_seconds * sample_rate) // hop * hop)
     pad = n_fft
     x_all = torch.from_numpy(audio)
@@ -173,13 +174,17 @@ def render(audio: np.ndarray, sample_rate: int, analysis: Analysis, cfg: ModelCo
         # Model frame position of each full-rate frame: time = (a + i*hop)/sr.
         tpos = (a + np.arange(Ti) * hop) / sample_rate * cfg.frame_rate
         t0, t1, tw = _interp_index(tpos, T)
+        lo, hi = int(t0.min()), int(t1.max()) + 1       # only this segment's model frames
+        ti0, ti1 = torch.from_numpy(t0 - lo), torch.from_numpy(t1 - lo)
+        twt = torch.from_numpy(tw)
+        seg_masks = torch.from_numpy(analysis.masks[:, :, lo:hi])            # [C, F, hi-lo] float16
         out = np.zeros((len(classes), chans, s1 - s0), np.float32)
         named_sum = None
         for ci in need:
-            m = analysis.masks[ci].astype(np.float32)                      # [F, T]
-            mt = m[:, t0] * (1 - tw) + m[:, t1] * tw                         # [F, Ti]
-            mf = mt[f0] * (1 - fw)[:, None] + mt[f1] * fw[:, None]           # [Fi, Ti]
-            y = istft(X * torch.from_numpy(mf).to(device), n_fft, hop, b - a)[:, pad:pad + s1 - s0]
+            m = seg_masks[ci].float()                                         # [F, hi-lo]
+            mt = m[:, ti0] * (1 - twt) + m[:, ti1] * twt                       # [F, Ti]
+            mf = mt[f0t] * (1 - fwt) + mt[f1t] * fwt                           # [Fi, Ti]
+            y = istft(X * mf.to(device), n_fft, hop, b - a)[:, pad:pad + s1 - s0]
             y = y.cpu().numpy()
             if catch:
                 named_sum = y if named_sum is None else named_sum + y
