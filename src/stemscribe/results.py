@@ -106,13 +106,7 @@ class SeparationResult:
 
     def output_names(self, format: str = "wav", midi: bool = True, report: bool = False) -> list[str]:
         """File names ``save`` writes into the track folder."""
-        names = [f"{c}.{format}" for c in self.stems]
-        if midi:
-            names += [f"{c}.mid" for c in self.notes] + ["transcription.mid"]
-        names.append("activity.json")
-        if report:
-            names.append("report.html")
-        return names
+        return output_names(list(self.stems), format, midi, report)
 
     def save(self, out_dir: str | Path, format: str = "wav", midi: bool = True, report: bool = False,
              overwrite: bool = False) -> list[Path]:
@@ -126,13 +120,7 @@ class SeparationResult:
         if format not in ("wav", "flac"):
             raise ValueError(f"unsupported output format {format!r}; use wav or flac")
         out_dir = Path(out_dir)
-        names = self.output_names(format, midi, report)
-        existing = [n for n in names if (out_dir / n).exists()]
-        if report and (out_dir / "report").exists():
-            existing.append("report/")
-        if existing and not overwrite:
-            raise OutputExistsError(f"{out_dir}: {', '.join(existing[:3])}{' ...' if len(existing) > 3 else ''} "
-                                    f"already exist; pass --overwrite to replace them")
+        check_outputs(out_dir, self.output_names(format, midi, report), report, overwrite)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
         try:
@@ -155,6 +143,27 @@ class SeparationResult:
             from .report import build_report
 
             build_report(self, folder, audio_format=format)
+
+
+def output_names(stems: list[str], format: str = "wav", midi: bool = True, report: bool = False) -> list[str]:
+    """File names of a track folder for these stems and options."""
+    names = [f"{c}.{format}" for c in stems]
+    if midi:
+        names += [f"{c}.mid" for c in stems] + ["transcription.mid"]
+    names.append("activity.json")
+    if report:
+        names.append("report.html")
+    return names
+
+
+def check_outputs(out_dir: Path, names: list[str], report: bool, overwrite: bool) -> None:
+    """Raise OutputExistsError when any planned output exists and ``overwrite`` is False."""
+    existing = [n for n in names if (out_dir / n).exists()]
+    if report and (out_dir / "report").exists():
+        existing.append("report/")
+    if existing and not overwrite:
+        raise OutputExistsError(f"{out_dir}: {', '.join(existing[:3])}{' ...' if len(existing) > 3 else ''} "
+                                f"already exist; pass --overwrite to replace them")
 
 
 def move_into_place(tmp: Path, out_dir: Path) -> list[Path]:

@@ -24,7 +24,8 @@ from . import hub
 from .audio import load_audio, resample, validate_audio
 from .inference import Analysis, analyze, render
 from .notes import DecodeOptions, rolls_to_notes
-from .results import Activity, OutputExistsError, SeparationResult, move_into_place, segments_from_probabilities
+from .results import (Activity, SeparationResult, check_outputs, move_into_place, output_names,
+                      segments_from_probabilities)
 
 __all__ = ["Separator", "SeparationResult", "SeparatorOptions"]
 
@@ -159,15 +160,7 @@ class Separator:
         which = self._select(stems)
         names = [self.class_map.classes[ci].name for ci in which]
         out_dir = Path(out_dir)
-        planned = [f"{n}.{format}" for n in names] + ([f"{n}.mid" for n in names] + ["transcription.mid"]
-                                                      if midi else []) + ["activity.json"]
-        planned += ["report.html"] if report else []
-        existing = [n for n in planned if (out_dir / n).exists()]
-        if report and (out_dir / "report").exists():
-            existing.append("report/")
-        if existing and not overwrite:
-            raise OutputExistsError(f"{out_dir}: {', '.join(existing[:3])}{' ...' if len(existing) > 3 else ''} "
-                                    f"already exist; pass --overwrite to replace them")
+        check_outputs(out_dir, output_names(names, format, midi, report), report, overwrite)
         audio, sr = load_audio(path)
         an = self.analyze(audio, sr, progress)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
