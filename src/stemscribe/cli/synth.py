@@ -64,25 +64,21 @@ def run(args: argparse.Namespace) -> int:
         bad = [c for c in classes if c not in CLASS_NAMES]
         if bad or not classes:
             raise UserError(f"unknown class {', '.join(bad) or '(none)'} in --classes; choose from {', '.join(CLASS_NAMES)}")
-    if args.tracks is not None and args.tracks < 1:
-        raise UserError(f"--tracks must be at least 1, got {args.tracks}")
-    if args.hours is not None and not args.hours > 0:
-        raise UserError(f"--hours must be positive, got {args.hours}")
-    if args.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {args.workers}")
-    if not 8000 <= args.sample_rate <= 192000:
-        raise UserError(f"--sample-rate {args.sample_rate} Hz is outside 8000-192000 Hz")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder (--out takes a folder that receives TrackNNNNN folders)")
     subtype = "PCM_24" if args.subtype == "FLOAT" else args.subtype
     if args.subtype == "FLOAT":
         print("stemscribe synth: FLAC cannot hold float samples; writing PCM_24", file=sys.stderr)
-    cfg = SynthConfig(out=out, split=args.split, tracks=args.tracks, hours=args.hours, seed=args.seed,
-                      workers=args.workers, sample_rate=args.sample_rate, track_seconds=args.track_seconds,
-                      classes=classes, source=args.source,
-                      midi_dir=Path(args.midi_dir) if args.midi_dir else None, soundfonts=tuple(Path(p) for p in args.soundfont),
-                      effects=not args.no_effects, subtype=subtype)
+    try:  # SynthConfig validates the numbers (tracks, hours, workers, sample rate, lengths)
+        cfg = SynthConfig(out=out, split=args.split, tracks=args.tracks, hours=args.hours, seed=args.seed,
+                          workers=args.workers, sample_rate=args.sample_rate, track_seconds=args.track_seconds,
+                          classes=classes, source=args.source,
+                          midi_dir=Path(args.midi_dir) if args.midi_dir else None,
+                          soundfonts=tuple(Path(p) for p in args.soundfont),
+                          effects=not args.no_effects, subtype=subtype)
+    except ValueError as e:
+        raise UserError(f"invalid settings: {e}") from None
     try:
         rep = synthesize(cfg, progress=not args.quiet)
     except (SoundfontError, SourceError, RenderError) as e:
