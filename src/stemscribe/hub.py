@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from .model.config import ModelConfig
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 REGISTRY_FILE = WEIGHTS_DIR / "registry.json"
 TINY_NAME = "tiny-test"
+ALL_HEADS = frozenset({"mi", "dc", "tr", "act"})
 
 
 def tiny_config() -> ModelConfig:
@@ -40,14 +42,49 @@ def sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def load(name_or_path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig, str]:
-    """(model in eval mode, config, display name) for a registry name or a checkpoint path."""
+@dataclass
+class LoadedModel:
+    """A model ready for inference and what its checkpoint says about it.
+
+    heads: the heads its training weighted above zero ("mi", "dc", "tr", "act"); an ablation model
+        (say "tr" only) has untrained heads whose outputs mean nothing.
+    decode: per-class note thresholds tuned on the validation split (``stemscribe tune``),
+        ``{class: {"onset_threshold": p, "frame_threshold": p}}``; empty when never tuned.
+    """
+
+    model: nn.Module
+    config: ModelConfig
+    name: str
+    heads: frozenset[str] = ALL_HEADS
+    decode: dict[str, dict[str, float]] = field(default_factory=dict)
+    step: int = 0
+
+
+def trained_heads(train_config: dict | None) -> frozenset[str]:
+    """The heads a training recipe (a stored ``TrainConfig`` dict) gave a non-zero loss weight."""
+    if not train_config:
+        return ALL_HEADS
+    return frozenset(h for h in ALL_HEADS if float(train_config.get(f"w_{h}", 1.0)) > 0)
+
+
+def _from_checkpoint(path: Path, name: str, device) -> LoadedModel:
+    model, cfg, ck = load_model(path, device)
+    extra = ck.get("extra") or {}
+    return LoadedModel(model, cfg, name, trained_heads(ck.get("train_config")), dict(extra.get("decode") or {}),
+                       int(ck.get("step", 0)))
+
+
+def load_model_info(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """A registry name ("default", "tiny-test") or a checkpoint path, loaded in eval mode.
+
+    Registry weights are checked against their sha256 first; a mismatch is an error.
+    """
     name = str(name_or_path)
     reg = registry()
     if name == TINY_NAME:
         torch.manual_seed(0)
         cfg = tiny_config()
-        return build_model(cfg).to(device).eval(), cfg, TINY_NAME
+        return LoadedModel(build_model(cfg).to(device).eval(), cfg, TINY_NAME)
     if name in reg:
         entry = reg[name]
         path = WEIGHTS_DIR / entry["file"]
@@ -57,11 +94,15 @@ def load(name_or_path: str | Path, device: str | torch.device = "cpu") -> tuple[
         if digest != entry["sha256"]:
             raise CheckpointError(f"model {name!r}: {path} has sha256 {digest[:12]}..., expected "
                                   f"{entry['sha256'][:12]}...; the file is damaged")
-        model, cfg, _ = load_model(path, device)
-        return model, cfg, name
+        return _from_checkpoint(path, name, device)
     path = Path(name)
     if path.suffix in (".pt", ".pth", ".ckpt") or path.exists():
-        model, cfg, _ = load_model(path, device)
-        return model, cfg, path.stem
+        return _from_checkpoint(path, path.stem, device)
     raise CheckpointError(f"unknown model {name!r}: not a registry name ({', '.join(sorted(reg))}) "
                           f"nor a checkpoint file")
+
+
+def load(name_or_path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig, str]:
+    """(model in eval mode, config, display name) for a registry name or a checkpoint path."""
+    m = load_model_info(name_or_path, device)
+    return m.model, m.config, m.name

@@ -29,6 +29,11 @@ class Note:
     velocity: int = 80
 
 
+# Thresholds of a model that was never tuned.
+DEFAULT_ONSET = 0.5
+DEFAULT_FRAME = 0.3
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
     """Thresholds for turning transcription probabilities into notes.
@@ -36,11 +41,21 @@ class DecodeOptions:
     onset_threshold: onset probability a peak must reach to start a note.
     frame_threshold: frame probability below which a sustained note ends.
     min_note_length: notes shorter than this (seconds) are dropped (pitched classes only).
+    A threshold of None means "the model's own, tuned per class on the validation split"
+    (``stemscribe tune``); ``resolved`` fills it in, falling back to DEFAULT_ONSET/DEFAULT_FRAME.
     """
 
-    onset_threshold: float = 0.5
-    frame_threshold: float = 0.3
+    onset_threshold: float | None = None
+    frame_threshold: float | None = None
     min_note_length: float = 0.05
+
+    def resolved(self, tuned: dict[str, float] | None = None) -> "DecodeOptions":
+        """Concrete thresholds: given ones win, then ``tuned`` (a model's per-class values), then defaults."""
+        tuned = tuned or {}
+        return DecodeOptions(
+            self.onset_threshold if self.onset_threshold is not None else tuned.get("onset_threshold", DEFAULT_ONSET),
+            self.frame_threshold if self.frame_threshold is not None else tuned.get("frame_threshold", DEFAULT_FRAME),
+            self.min_note_length)
 
 
 def pitch_row(pitch: int, is_drum: bool) -> int | None:
@@ -96,6 +111,7 @@ def rolls_to_notes(frame_prob: np.ndarray, onset_prob: np.ndarray, frame_rate: f
     if frame_prob.shape != onset_prob.shape or frame_prob.ndim != 2:
         raise ValueError(f"frame and onset rolls must share a 2-D shape, got {frame_prob.shape} and {onset_prob.shape}")
     T, R = onset_prob.shape
+    options = options.resolved()
     above = onset_prob >= options.onset_threshold
     prev = np.concatenate([np.zeros((1, R), np.float32), onset_prob[:-1]])
     nxt = np.concatenate([onset_prob[1:], np.zeros((1, R), np.float32)])

@@ -70,9 +70,21 @@ class Separator:
     def __init__(self, model: str | Path = "default", device: str = "auto",
                  options: SeparatorOptions | None = None, **overrides):
         self.device = resolve_device(device)
-        self.model, self.config, self.model_name = hub.load(model, self.device)
+        loaded = hub.load_model_info(model, self.device)
+        self.model, self.config, self.model_name = loaded.model, loaded.config, loaded.name
+        self.heads = loaded.heads
+        self.tuned_decode = loaded.decode
         self.class_map = self.config.class_map
         self.options = replace(options or SeparatorOptions(), **overrides)
+
+    @property
+    def gating(self) -> bool:
+        """Whether masks and notes are gated by activity: asked for, and the activity head was trained."""
+        return self.options.gate and "act" in self.heads
+
+    def decode_options(self, name: str) -> DecodeOptions:
+        """Note thresholds for class ``name``: the options' own, else the model's tuned ones, else defaults."""
+        return self.options.decode.resolved(self.tuned_decode.get(name))
 
     @property
     def sample_rate(self) -> int:
@@ -97,7 +109,7 @@ class Separator:
         mono = resample(audio.mean(axis=0, keepdims=True), sample_rate, self.sample_rate)[0]
         o = self.options
         return analyze(self.model, self.config, mono, o.chunk_seconds, o.overlap_seconds, o.batch_chunks,
-                       o.gate, self.device, progress)
+                       self.gating, self.device, progress)
 
     def _transcribe(self, an: Analysis, which: list[int]) -> tuple[dict, dict, dict]:
         notes, activity, rolls = {}, {}, {}
@@ -106,11 +118,12 @@ class Separator:
         for ci in which:
             c = self.class_map.classes[ci]
             sl = slice(offs[ci], offs[ci + 1])
-            g = an.gate[:, ci:ci + 1] if self.options.gate else 1.0
+            g = an.gate[:, ci:ci + 1] if self.gating else 1.0
             frame = an.frame[:, sl].astype(np.float32) * g
             onset = an.onset[:, sl].astype(np.float32) * g
-            notes[c.name] = rolls_to_notes(frame, onset, fr, c.is_drum, an.velocity[:, sl].astype(np.float32),
-                                           self.options.decode)
+            # A model whose transcription head was never trained (an ablation) writes no notes.
+            notes[c.name] = (rolls_to_notes(frame, onset, fr, c.is_drum, an.velocity[:, sl].astype(np.float32),
+                                            self.decode_options(c.name)) if "tr" in self.heads else [])
             p = an.activity[:, ci]
             activity[c.name] = Activity(fr, p.astype(np.float32),
                                         segments_from_probabilities(p, fr, self.options.activity_threshold),
@@ -120,7 +133,8 @@ class Separator:
 
     def _settings(self) -> dict:
         return {"model": self.model_name, "device": str(self.device), **asdict(self.options),
-                "model_config": asdict(self.config)}
+                "decode_per_class": {c: asdict(self.decode_options(c)) for c in self.class_map.names},
+                "heads": sorted(self.heads), "model_config": asdict(self.config)}
 
     def separate(self, audio: np.ndarray, sample_rate: int, stems: Sequence[str] | None = None,
                  name: str = "input", progress: Callable[[int, int], None] | None = None) -> SeparationResult:

@@ -11,7 +11,7 @@ import sys
 
 from .. import __version__
 
-SUBCOMMANDS = ("separate", "synth", "train", "evaluate", "benchmark")
+SUBCOMMANDS = ("separate", "synth", "train", "tune", "evaluate", "benchmark")
 
 
 class UserError(Exception):

@@ -19,8 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-midi", action="store_true", help="do not write MIDI files")
     p.add_argument("--report", action="store_true", help="also write report.html, a listening report")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--onset-threshold", type=float, default=0.5, help="note onset probability (0-1)")
-    p.add_argument("--frame-threshold", type=float, default=0.3, help="note sustain probability (0-1)")
+    p.add_argument("--onset-threshold", type=float, default=None,
+                   help="note onset probability (0-1; default: the model's, tuned per class on validation data)")
+    p.add_argument("--frame-threshold", type=float, default=None,
+                   help="note sustain probability (0-1; default: the model's, tuned per class on validation data)")
     p.add_argument("--min-note-length", type=float, default=0.05, help="shortest note kept, seconds")
     p.add_argument("--no-gate", action="store_true", help="do not gate stems by the activity head")
     p.add_argument("--chunk-seconds", type=float, default=20.0, help="network chunk length, seconds")
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         return 1
     for name, v in (("--onset-threshold", args.onset_threshold), ("--frame-threshold", args.frame_threshold)):
-        if not 0.0 < v < 1.0:
+        if v is not None and not 0.0 < v < 1.0:
             raise UserError(f"{name} must be between 0 and 1, got {v}")
     if args.threads is not None:
         if args.threads < 1:

@@ -272,14 +272,24 @@ class TrackEvaluator:
         active = [c for c in names if c not in silent]
 
         # Estimates [sources, n] per system; the mixture is one signal, an estimate of every source.
-        systems: dict[str, np.ndarray] = {MODEL: np.stack([est[c] for c in names])}
+        # An ablation model without a trained mask head separates by clustering its deep-clustering
+        # embeddings (oracle cluster assignment), or not at all (transcription only).
+        heads = getattr(self.sep, "heads", None) or frozenset({"mi", "dc", "tr", "act"})
+        systems: dict[str, np.ndarray] = {}
+        if "mi" in heads:
+            systems[MODEL] = np.stack([est[c] for c in names])
+        elif "dc" in heads:
+            systems[MODEL] = self._dc_estimates(names, mix_native, sr, refs, silent)
         if "mixture" in s.baselines:
             systems["mixture"] = mix[None]
         if "irm" in s.baselines:
             systems["irm"] = ideal_ratio_mask(refs, s.oracle_n_fft, s.oracle_hop)
         if "ibm" in s.baselines:
             systems["ibm"] = ideal_binary_mask(refs, s.oracle_n_fft, s.oracle_hop)
-        scores: dict[str, dict[str, dict]] = {sys: {c: {} for c in names} for sys in systems}
+        scores: dict[str, dict[str, dict]] = {sys: {c: {} for c in names} for sys in (MODEL, *systems)}
+        for c in names:
+            if MODEL not in systems:
+                scores[MODEL][c].update(si_sdr=None, si_sdri=None, sdr=None, sir=None, sar=None)
 
         # Separation. Silent references are left out of SI-SDR and of BSS Eval (their projection
         # is undefined), so each active source competes with the active others only. All systems
@@ -294,7 +304,7 @@ class TrackEvaluator:
                 where[sys, c] = len(pairs)
                 pairs.append((base + (0 if shared else a), a))
         bss = (M.bss_eval(refs[active_idx], np.concatenate(stacked), pairs, s.bss_filter_length)
-               if active else None)
+               if active and stacked else None)
         act_refs = refs[active_idx]                                      # [active, n]
         mix_si_sdr = M.si_sdr(act_refs, np.broadcast_to(mix, act_refs.shape)) if active else None
         for sys, e in systems.items():
@@ -317,13 +327,15 @@ class TrackEvaluator:
         for c in names:
             is_drum = self.sep.class_map[c].is_drum
             e = scores[MODEL][c]
-            e.update(_transcription_entry(notes[c], result.notes.get(c, []), is_drum, duration, s))
+            tr = _transcription_entry(notes[c], result.notes.get(c, []), is_drum, duration, s)
+            e.update(tr if "tr" in heads else {k: None for k in tr})
             act = result.activity.get(c)
             if act is not None:
                 nf = len(act.probabilities)
                 r_on = M.audible_frames(ref[c], mix, s.eval_rate, act.frame_rate, nf,
                                         s.activity_threshold_db, s.activity_window)
-                a = M.activity_scores(r_on, M.segments_to_frames(act.segments, act.frame_rate, nf))
+                a = (M.activity_scores(r_on, M.segments_to_frames(act.segments, act.frame_rate, nf))
+                     if "act" in heads else None)   # an untrained activity head is not scored
                 for k in ("precision", "recall", "f1"):
                     e[f"activity_{k}"] = _num(a[k]) if a else None
                 e["audible_fraction"] = _num(r_on.mean())
@@ -356,6 +368,22 @@ class TrackEvaluator:
                  "basic_pitch": bp_status,
                  "seconds": {"separate": _num(t_sep), "metrics": _num(t_metrics), "basic_pitch": _num(t_bp)}}
         return entry, result
+
+    def _dc_estimates(self, names: tuple[str, ...], mix_native: np.ndarray, sr: int, refs: np.ndarray,
+                      silent: list[str]) -> np.ndarray:
+        """Deep-clustering estimates ``[sources, n]`` at ``eval_rate`` (silent sources: zeros)."""
+        from ..audio import resample
+        from .dc import dc_separate
+
+        cfg, rate, n = self.sep.config, self.sep.config.sample_rate, refs.shape[1]
+        mono = resample(mix_native[None], sr, rate)[0]
+        active = [i for i, c in enumerate(names) if c not in silent]
+        r = np.stack([_fit(resample(refs[i][None], self.s.eval_rate, rate)[0], mono.size) for i in active])
+        est = dc_separate(self.sep.model, cfg, mono, r, len(names))
+        out = np.zeros((len(names), n), np.float32)
+        for j, i in enumerate(active):
+            out[i] = _fit(resample(est[j][None], rate, self.s.eval_rate)[0], n)
+        return out
 
     def _basic_pitch(self, names: tuple[str, ...], mix_native: np.ndarray, result: SeparationResult,
                      notes: dict[str, list[Note]], sr: int, duration: float) -> tuple[dict, dict]:

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The paper's ablation at one equal budget: train every preset for STEPS steps on the same data
+# (phase "train"), then evaluate each on the 5-instrument test set (phase "eval"), then write the
+# table (phase "table"). Resumable: a finished run or evaluation is skipped.
+# Usage: scripts/ablation.sh train|eval|table [STEPS] [THREADS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PHASE=${1:?train, eval or table}
+STEPS=${2:-600}
+THREADS=${3:-1}
+PRESETS="default mi tr dc cerberus chimera mi_tr dc_tr"
+ROOT=runs/ablation
+DATA=$(ls -d data/train* | tr '\n' ' ')
+mkdir -p "$ROOT" logs
+case "$PHASE" in
+train)
+  for p in $PRESETS; do
+    if [ -f "$ROOT/$p/best.pt" ] && python3 -c "import torch,sys; sys.exit(0 if torch.load('$ROOT/$p/last.pt', map_location='cpu', weights_only=False)['step'] >= $STEPS else 1)"; then
+      echo "$p: done"; continue; fi
+    stemscribe train --preset "$p" --data $DATA --val-data data/validation --out "$ROOT/$p" \
+      --steps "$STEPS" --threads "$THREADS" --resume
+  done ;;
+eval)
+  for p in $PRESETS; do
+    [ -f "$ROOT/$p/eval/summary.json" ] && { echo "$p: evaluated"; continue; }
+    stemscribe evaluate --data data/test --model "$ROOT/$p/best.pt" --sets 5 --baselines none \
+      --out "$ROOT/$p/eval" --threads "$THREADS" -q
+  done ;;
+table)
+  python3 -m stemscribe.evaluate.ablation "$ROOT" $PRESETS ;;
+esac

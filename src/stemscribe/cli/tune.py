@@ -1,0 +1,61 @@
+"""`stemscribe tune`: choose a checkpoint's note thresholds per class on the validation split."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tune", help="tune a checkpoint's note thresholds on validation data",
+        description="Run the model once over each track of a Slakh-layout validation folder, sweep the onset "
+                    "and frame thresholds per class for the best note F1, and store them in the checkpoint, "
+                    "where `separate` and the Separator API use them unless thresholds are given. The test "
+                    "split is refused.")
+    p.add_argument("checkpoint", help="checkpoint file (.pt) to tune")
+    p.add_argument("--data", default="data/validation", help="Slakh-layout validation folder (default: data/validation)")
+    p.add_argument("--out", default=None, help="write the tuned checkpoint here (default: update CHECKPOINT in place)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N tracks")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from . import UserError
+    from ..checkpoint import CheckpointError
+    from ..data.slakh import DataError
+
+    if not Path(args.checkpoint).is_file():
+        raise UserError(f"{args.checkpoint}: no such checkpoint file")
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
+    from ..evaluate.tune import tune_thresholds, write_tuning
+    from ..separator import Separator
+
+    try:
+        sep = Separator(args.checkpoint, device=args.device)
+    except (CheckpointError, ValueError) as e:
+        raise UserError(str(e)) from None
+    if "tr" not in sep.heads:
+        raise UserError(f"{args.checkpoint}: this model's transcription head was not trained; nothing to tune")
+    say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
+    try:
+        tuning = tune_thresholds(sep, args.data, args.limit, progress=say)
+    except DataError as e:
+        raise UserError(str(e)) from None
+    if not tuning:
+        raise UserError(f"{args.data}: no track has reference notes of any of the model's classes")
+    dest = write_tuning(args.checkpoint, tuning, args.data, args.out)
+    print(f"{'class':<8} {'onset':>5} {'frame':>5} {'F1 before':>9} {'F1 after':>8} tracks")
+    for c, t in tuning.items():
+        print(f"{c:<8} {t.onset_threshold:>5.2f} {t.frame_threshold:>5.2f} {t.onset_f1_default:>9.3f} "
+              f"{t.onset_f1:>8.3f} {t.tracks}")
+    print(f"wrote {dest}")
+    return 0
