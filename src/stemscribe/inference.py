@@ -30,16 +30,17 @@ GATE_LOW, GATE_HIGH = 0.15, 0.4
 class Analysis:
     """Network outputs over a whole song at the model's frame rate.
 
-    masks: ``[C, F, T]`` float16, summing to 1 over C (after gating).
+    masks: ``[C, F, T]`` torch float16, summing to 1 over C, not gated (``render`` gates them
+        segment by segment, so no full-size float32 copy is ever made).
     frame, onset, velocity: ``[T, R]`` float32 probabilities / 0-1 velocity.
     activity: ``[T, C]`` smoothed activity probabilities; gate: ``[T, C]`` in 0-1.
     """
 
-    masks: np.ndarray
+    masks: torch.Tensor
     frame: np.ndarray
     onset: np.ndarray
     velocity: np.ndarray
-    activity: np.ndarray      # (frame, onset, velocity are stored as float16 to bound memory)
+    activity: np.ndarray
     gate: np.ndarray
     n_samples: int
 
@@ -57,9 +58,11 @@ def _crossfade_weights(L: int, overlap: int, first: bool, last: bool) -> np.ndar
 
 @torch.no_grad()
 def analyze(model: torch.nn.Module, cfg: ModelConfig, mono: np.ndarray, chunk_seconds: float = 20.0,
-            overlap_seconds: float = 2.0, batch_chunks: int = 4, gate: bool = True,
+            overlap_seconds: float = 2.0, batch_chunks: int = 4,
             device: str | torch.device = "cpu", progress: Callable[[int, int], None] | None = None) -> Analysis:
-    """Run the network over ``mono [samples]`` at ``cfg.sample_rate`` in overlapping chunks."""
+    """Run the network over ``mono [samples]`` at ``cfg.sample_rate`` in overlapping chunks.
+
+    Masks stay in torch float16 (a 10-minute song's are 230 MB) and on the CPU."""
     from scipy.ndimage import median_filter
 
     x = torch.from_numpy(np.ascontiguousarray(mono, np.float32)).to(device)
@@ -76,7 +79,7 @@ def analyze(model: torch.nn.Module, cfg: ModelConfig, mono: np.ndarray, chunk_se
         starts = list(range(0, T - L, step)) + [T - L]
     # The last chunk is aligned to the end, so overlaps vary; outputs are weighted sums divided by
     # the summed weights, which keeps every output a convex combination (masks still sum to 1).
-    masks = np.zeros((C, F, T), np.float16)
+    masks = torch.zeros((C, F, T), dtype=torch.float16)
     R = sum(model.rows)
     frame = np.zeros((T, R), np.float32)
     onset, vel = np.zeros_like(frame), np.zeros_like(frame)
@@ -89,7 +92,7 @@ def analyze(model: torch.nn.Module, cfg: ModelConfig, mono: np.ndarray, chunk_se
             i = b0 + j
             w = _crossfade_weights(L, O, first=i == 0, last=i + 1 == len(starts))
             wsum[s:s + L] += w
-            masks[:, :, s:s + L] += (out.masks[j].cpu().numpy() * w).astype(np.float16)
+            masks[:, :, s:s + L] += (out.masks[j] * torch.from_numpy(w).to(out.masks.device)).to("cpu", torch.float16)
             frame[s:s + L] += torch.sigmoid(out.frame_logits[j]).cpu().numpy() * w[:, None]
             onset[s:s + L] += torch.sigmoid(out.onset_logits[j]).cpu().numpy() * w[:, None]
             vel[s:s + L] += out.velocity[j].cpu().numpy() * w[:, None]
@@ -97,35 +100,31 @@ def analyze(model: torch.nn.Module, cfg: ModelConfig, mono: np.ndarray, chunk_se
         if progress:
             progress(min(b0 + batch_chunks, len(starts)), len(starts))
     inv = 1.0 / wsum
-    masks *= inv.astype(np.float16)
+    uneven = np.flatnonzero(np.abs(wsum - 1.0) > 1e-6)       # only where cross-fades do not sum to 1
+    if uneven.size:
+        idx = torch.from_numpy(uneven)
+        masks[:, :, idx] = (masks[:, :, idx].float() * torch.from_numpy(inv[uneven])).half()
     for a in (frame, onset, vel, act):
         a *= inv[:, None]
     k = max(1, int(round(GATE_SMOOTH_SECONDS * cfg.frame_rate)) | 1)
     act = median_filter(act, size=(k, 1), mode="nearest")
     g = np.clip((act - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0.0, 1.0).astype(np.float32)
-    if gate:
-        masks = apply_gate(masks, g, cfg)
-    return Analysis(masks, frame.astype(np.float16), onset.astype(np.float16), vel.astype(np.float16),
+    return Analysis(masks, frame, onset, vel,
                     act, g, len(mono))
 
 
-def apply_gate(masks: np.ndarray, g: np.ndarray, cfg: ModelConfig, block: int = 2048) -> np.ndarray:
-    """Scale each named class's mask ``[C, F, T]`` by its gate ``[T, C]``, in place; the catch-all
-    class takes what is removed so masks still sum to 1 (without one, masks are renormalised).
-    Works in blocks of frames so no full-size float32 copy is made."""
-    cmap = cfg.class_map
-    catch = [i for i, c in enumerate(cmap.classes) if c.catch_all]
-    for t0 in range(0, masks.shape[-1], block):
-        sl = slice(t0, t0 + block)
-        gated = masks[:, :, sl].astype(np.float32) * g[sl].T[:, None, :]
-        if catch:
-            i = catch[0]
-            gated[i] = 0.0
-            gated[i] = np.clip(1.0 - gated.sum(0), 0.0, 1.0)
-        else:
-            gated /= np.maximum(gated.sum(0, keepdims=True), 1e-6)
-        masks[:, :, sl] = gated
-    return masks
+def gate_masks(masks: torch.Tensor, g: torch.Tensor, catch: list[int]) -> torch.Tensor:
+    """Scale each named class's mask ``[C, F, T]`` (float32) by its gate ``[C, T]``; the catch-all
+    class (index ``catch[0]``) takes what is removed so masks still sum to 1 (without one, masks
+    are renormalised). Returns a new tensor."""
+    gated = masks * g[:, None, :]
+    if catch:
+        i = catch[0]
+        gated[i] = 0.0
+        gated[i] = (1.0 - gated.sum(0)).clamp_(0.0, 1.0)
+    else:
+        gated /= gated.sum(0, keepdim=True).clamp_min(1e-6)
+    return gated
 
 
 def render_params(sample_rate: int, cfg: ModelConfig) -> tuple[int, int]:
@@ -142,12 +141,13 @@ def _interp_index(pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def render(audio: np.ndarray, sample_rate: int, analysis: Analysis, cfg: ModelConfig, classes: list[int],
-           segment_seconds: float = 30.0, device: str | torch.device = "cpu",
+           segment_seconds: float = 30.0, device: str | torch.device = "cpu", gate: bool = True,
            ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start_sample, stems [len(classes), channels, n])`` segments covering the input.
 
     Stems are at the input's rate and channel count; the catch-all class, when asked for, is the
-    input minus the other classes (so the full set sums to the input exactly).
+    input minus the other classes (so the full set sums to the input exactly). With ``gate`` the
+    masks are first scaled by the activity gate (``gate_masks``), a segment at a time.
     """
     n_fft, hop = render_params(sample_rate, cfg)
     C, F, T = analysis.masks.shape
@@ -163,6 +163,8 @@ def render(audio: np.ndarray, sample_rate: int, analysis: Analysis, cfg: ModelCo
     seg = max(hop, int(segment_seconds * sample_rate) // hop * hop)
     pad = n_fft
     x_all = torch.from_numpy(audio)
+    gate_t = torch.from_numpy(np.ascontiguousarray(analysis.gate.T))     # [C, T]
+    catch_model = [i for i, c in enumerate(cmap.classes) if c.catch_all]
     for s0 in range(0, N, seg):
         s1 = min(N, s0 + seg)
         a, b = s0 - pad, s1 + pad
@@ -177,13 +179,15 @@ def render(audio: np.ndarray, sample_rate: int, analysis: Analysis, cfg: ModelCo
         lo, hi = int(t0.min()), int(t1.max()) + 1       # only this segment's model frames
         ti0, ti1 = torch.from_numpy(t0 - lo), torch.from_numpy(t1 - lo)
         twt = torch.from_numpy(tw)
-        seg_masks = torch.from_numpy(analysis.masks[:, :, lo:hi])            # [C, F, hi-lo] float16
+        seg_masks = analysis.masks[:, :, lo:hi].float()                       # [C, F, hi-lo]
+        if gate:
+            seg_masks = gate_masks(seg_masks, gate_t[:, lo:hi], catch_model)
         out = np.zeros((len(classes), chans, s1 - s0), np.float32)
         named_sum = None
         for ci in need:
-            m = seg_masks[ci].float()                                         # [F, hi-lo]
-            mt = m[:, ti0] * (1 - twt) + m[:, ti1] * twt                       # [F, Ti]
-            mf = mt[f0t] * (1 - fwt) + mt[f1t] * fwt                           # [Fi, Ti]
+            m = seg_masks[ci]                                                 # [F, hi-lo]
+            mt = torch.lerp(m[:, ti0], m[:, ti1], twt)                         # [F, Ti]
+            mf = torch.lerp(mt[f0t], mt[f1t], fwt)                             # [Fi, Ti]
             y = istft(X * mf.to(device), n_fft, hop, b - a)[:, pad:pad + s1 - s0]
             y = y.cpu().numpy()
             if catch:

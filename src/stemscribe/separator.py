@@ -109,7 +109,7 @@ class Separator:
         mono = resample(audio.mean(axis=0, keepdims=True), sample_rate, self.sample_rate)[0]
         o = self.options
         return analyze(self.model, self.config, mono, o.chunk_seconds, o.overlap_seconds, o.batch_chunks,
-                       self.gating, self.device, progress)
+                       self.device, progress)
 
     def _transcribe(self, an: Analysis, which: list[int]) -> tuple[dict, dict, dict]:
         notes, activity, rolls = {}, {}, {}
@@ -119,16 +119,16 @@ class Separator:
             c = self.class_map.classes[ci]
             sl = slice(offs[ci], offs[ci + 1])
             g = an.gate[:, ci:ci + 1] if self.gating else 1.0
-            frame = an.frame[:, sl].astype(np.float32) * g
-            onset = an.onset[:, sl].astype(np.float32) * g
+            frame = an.frame[:, sl] * g
+            onset = an.onset[:, sl] * g
             # A model whose transcription head was never trained (an ablation) writes no notes.
-            notes[c.name] = (rolls_to_notes(frame, onset, fr, c.is_drum, an.velocity[:, sl].astype(np.float32),
+            notes[c.name] = (rolls_to_notes(frame, onset, fr, c.is_drum, an.velocity[:, sl],
                                             self.decode_options(c.name)) if "tr" in self.heads else [])
             p = an.activity[:, ci]
             activity[c.name] = Activity(fr, p.astype(np.float32),
                                         segments_from_probabilities(p, fr, self.options.activity_threshold),
                                         self.options.activity_threshold)
-            rolls[c.name] = {"frame": frame.astype(np.float32), "onset": onset.astype(np.float32)}
+            rolls[c.name] = {"frame": np.ascontiguousarray(frame, np.float32), "onset": np.ascontiguousarray(onset, np.float32)}
         return notes, activity, rolls
 
     def _settings(self) -> dict:
@@ -144,7 +144,8 @@ class Separator:
         an = self.analyze(audio, sample_rate, progress)
         out = {self.class_map.classes[ci].name: np.zeros_like(audio) for ci in which}
         names = list(out)
-        for s0, seg in render(audio, sample_rate, an, self.config, which, self.options.segment_seconds, self.device):
+        for s0, seg in render(audio, sample_rate, an, self.config, which, self.options.segment_seconds,
+                              self.device, self.gating):
             for j, n in enumerate(names):
                 out[n][:, s0:s0 + seg.shape[-1]] = seg[j]
         notes, activity, rolls = self._transcribe(an, which)
@@ -184,7 +185,8 @@ class Separator:
             writers = [sf.SoundFile(str(tmp / f"{n}.{format}"), "w", sr, audio.shape[0], subtype=subtype,
                                     format=format.upper()) for n in names]
             try:
-                for _, seg in render(audio, sr, an, self.config, which, self.options.segment_seconds, self.device):
+                for _, seg in render(audio, sr, an, self.config, which, self.options.segment_seconds,
+                                     self.device, self.gating):
                     for w, y in zip(writers, seg):
                         w.write(np.clip(y, -1, 1).T if format == "flac" else y.T)
             finally:

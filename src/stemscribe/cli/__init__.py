@@ -36,7 +36,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def tune_allocator() -> bool:
+    """Keep freed memory in glibc's heap instead of returning it to the system after every large
+    temporary (spectrograms, masks): separation allocates and frees tens of MB per segment, and the
+    page faults of fresh mmaps cost about a tenth of its time. Same effect as the environment
+    variables MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ and MALLOC_TOP_PAD_. Peak memory is
+    unchanged (freed blocks are reused, not added). Returns False where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+    ok = mallopt(M_MMAP_THRESHOLD, 32 << 20)          # glibc's maximum
+    ok &= mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    ok &= mallopt(M_TOP_PAD, 64 << 20)
+    return bool(ok)
+
+
 def main(argv: list[str] | None = None) -> int:
+    tune_allocator()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -90,8 +90,7 @@ def tune_thresholds(separator, data: str | Path, limit: int | None = None,
             g = an.gate[:, ci:ci + 1] if separator.gating else 1.0
             ref = [n for n in notes.get(c.name, []) if n.start < duration]
             per_class[c.name][0].append(ref)
-            per_class[c.name][1].append((an.frame[:, sl].astype(np.float32) * g, an.onset[:, sl].astype(np.float32) * g,
-                                         an.velocity[:, sl].astype(np.float32)))
+            per_class[c.name][1].append((an.frame[:, sl] * g, an.onset[:, sl] * g, an.velocity[:, sl]))
         if progress:
             progress(f"[{i + 1}/{len(tracks)}] {t.name}: analysed in {time.perf_counter() - t0:.1f} s")
     min_len = separator.options.decode.min_note_length
