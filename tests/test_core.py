@@ -79,3 +79,21 @@ def test_reader_errors_name_the_folder(tmp_path):
     (tmp_path / "T" / "metadata.yaml").write_text("stems: {S00: {inst_class: x}}")
     with pytest.raises(DataError, match="program_num"):
         find_tracks(tmp_path)
+
+
+def test_gate_masks_moves_gated_energy_to_the_catch_all():
+    import torch
+
+    from stemscribe.inference import gate_masks
+
+    rng = np.random.default_rng(0)
+    m = torch.from_numpy(rng.dirichlet(np.ones(3), size=(4, 5)).transpose(2, 0, 1).astype(np.float32))  # [3, F, T]
+    g = torch.tensor([[1.0] * 5, [0.0, 0.5, 1.0, 1.0, 0.0], [1.0] * 5])                       # [C, T]
+    out = gate_masks(m, g, catch=[2])
+    torch.testing.assert_close(out.sum(0), torch.ones(4, 5))
+    torch.testing.assert_close(out[0], m[0])                        # gate 1: untouched
+    torch.testing.assert_close(out[1], m[1] * g[1])                 # scaled by its gate
+    assert torch.all(out[2] >= m[2] - 1e-6)                         # the catch-all takes the rest
+    out = gate_masks(m, g, catch=[])                                # no catch-all: renormalised
+    torch.testing.assert_close(out.sum(0), torch.ones(4, 5))
+    assert torch.all(out[1, :, 0] == 0) and torch.all(out[1, :, 4] == 0)
