@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The paper's ablation at one equal budget: train every preset for STEPS steps on the same data
-# (phase "train"), then evaluate each on the 5-instrument test set (phase "eval"), then write the
-# table (phase "table"). Resumable: a finished run or evaluation is skipped.
+# (phase "train"); tune the note thresholds of every preset with a transcription head on the
+# validation split and evaluate each on the 5-instrument test set (phase "eval"); write the table
+# (phase "table"). Resumable: a finished run or evaluation is skipped.
 # Usage: scripts/ablation.sh train|eval|table [STEPS] [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,9 @@ train)
 eval)
   for p in $PRESETS; do
     [ -f "$ROOT/$p/eval/summary.json" ] && { echo "$p: evaluated"; continue; }
+    case "$p" in dc|mi|chimera) ;; *)
+      stemscribe tune "$ROOT/$p/best.pt" --data data/validation --limit "${TUNE_TRACKS:-12}" --threads "$THREADS" -q ;;
+    esac
     stemscribe evaluate --data data/test --model "$ROOT/$p/best.pt" --sets 5 --baselines none \
       --out "$ROOT/$p/eval" --threads "$THREADS" -q
   done ;;

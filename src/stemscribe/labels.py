@@ -1,4 +1,8 @@
-"""Where an instrument is audible: the activity label, shared by training and evaluation.
+"""Where an instrument is audible: the training target of the activity head.
+
+(Evaluation scores activity against its own, documented definition,
+``evaluate.metrics.audible_frames``: RMS over 100 ms within 30 dB of the whole mixture's RMS.
+The two differ; making them one needs a retrain and is an open follow-up.)
 
 A class is audible in a frame when its frame RMS (over ``hop`` samples, in dBFS) is above
 ``max(AUDIBLE_FLOOR_DB, loudest mixture frame in the excerpt - AUDIBLE_BELOW_PEAK_DB)``.
