@@ -198,3 +198,26 @@ def test_tune_refuses_the_test_split(dataset: Path, tmp_path: Path, capsys):
     err = capsys.readouterr().err
     assert "test split" in err and "Track00001" in err
     assert "decode" not in __import__("torch").load(ckpt, weights_only=True)["extra"]   # untouched
+
+
+def test_ablation_table(tmp_path: Path):
+    from stemscribe.evaluate.ablation import table
+
+    def run(name, sdr, f1, step):
+        d = tmp_path / name / "eval"
+        d.mkdir(parents=True)
+        per = {c: {"si_sdr": {"mean": sdr, "n": 1 if sdr is not None else 0},
+                   "onset_f1": {"mean": f1, "n": 1 if f1 is not None else 0}}
+               for c in ("piano", "guitar", "bass", "drums", "strings")}
+        (d / "summary.json").write_text(json.dumps({"means": {"5": {"model": per}}}))
+        (tmp_path / name / "log.jsonl").write_text(json.dumps({"step": step, "best": True}) + "\n")
+
+    run("default", 2.0, 0.5, 600)
+    run("mi", 1.0, None, 600)
+    run("tr", None, 0.4, 500)
+    text = table(tmp_path, ["default", "mi", "tr", "dc"])
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "**2.0**" in rows["joint (default: DC+MI+TR+ACT)"] and "**.50**" in rows["joint (default: DC+MI+TR+ACT)"]
+    assert rows["MI only"].count("–") == 6 and " 1.0 " in rows["MI only"]
+    assert rows["TR only"].split(" | ")[1] == "500" and "**" not in rows["TR only"]
+    assert "Not evaluated: dc." in text

@@ -3,7 +3,7 @@
 Each run folder ``ROOT/PRESET`` holds the training run (``best.pt``, ``log.jsonl``) and its
 evaluation (``eval/summary.json`` from ``stemscribe evaluate --sets 5``). The table gives per
 class SI-SDR (dB) and note onset F1 on the 5-instrument mixtures, with the best of each column in
-bold; a task a preset was not trained for is a dash. Usage::
+bold (where the column has more than one value); a task a preset was not trained for is a dash. Usage::
 
     python -m stemscribe.evaluate.ablation runs/ablation default mi tr dc cerberus chimera mi_tr dc_tr
 """
@@ -54,16 +54,20 @@ def table(root: str | Path, presets: list[str], k: int = 5) -> str:
     best_sdr = [max((r[0][i] for r in rows.values() if r[0][i] is not None), default=None) for i in range(ncol)]
     best_f1 = [max((r[1][i] for r in rows.values() if r[1][i] is not None), default=None) for i in range(ncol)]
 
-    def fmt(v, best, f):
-        return DASH if v is None else (f"**{f(v)}**" if v == best else f(v))
+    def column(r, i):
+        return {r_[i] for r_ in r if r_[i] is not None}
+
+    def fmt(v, best, f, values):
+        # Bold: the best of a column, unless the column does not tell the presets apart.
+        return DASH if v is None else (f"**{f(v)}**" if v == best and len(values) > 1 else f(v))
 
     head = ["preset", "best step", *(f"{c} SI-SDR" for c in classes), "mean SI-SDR",
             *(f"{c} onset F1" for c in classes), "mean onset F1"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for p, (sdr, f1, step) in rows.items():
         cells = [LABELS.get(p, p), str(step) if step is not None else DASH,
-                 *(fmt(v, best_sdr[i], _db) for i, v in enumerate(sdr)),
-                 *(fmt(v, best_f1[i], _f1) for i, v in enumerate(f1))]
+                 *(fmt(v, best_sdr[i], _db, column([r[0] for r in rows.values()], i)) for i, v in enumerate(sdr)),
+                 *(fmt(v, best_f1[i], _f1, column([r[1] for r in rows.values()], i)) for i, v in enumerate(f1))]
         lines.append("| " + " | ".join(cells) + " |")
     missing = [p for p, s in runs.items() if s is None]
     if missing:
