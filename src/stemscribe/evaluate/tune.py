@@ -6,7 +6,8 @@ the textbook 0.5 (and a note whose frame probability never clears the frame thre
 than the minimum note length and dropped). For each class this sweeps the grid of onset x frame
 thresholds for the best mean note-onset F1 over the validation tracks, ties broken by the
 onset+offset F1 (drums have no offsets; their frame threshold is unused and stays at the
-default). The model runs once per track; the sweep only re-decodes. The chosen values are stored
+default). A class whose best F1 is no better than at the defaults keeps the defaults (0.5 / 0.3).
+The model runs once per track; the sweep only re-decodes. The chosen values are stored
 in the checkpoint (``extra["decode"]``) and used by ``Separator`` unless the user sets thresholds.
 """
 from __future__ import annotations
@@ -104,6 +105,9 @@ def tune_thresholds(separator, data: str | Path, limit: int | None = None,
         grid = [(o, f) for o in onset_grid for f in ((DEFAULT_FRAME,) if c.is_drum else frame_grid)]
         scores = {of: _mean_f1(refs, probs, fr, c.is_drum, *of, min_len) for of in grid}
         best_on, best_fr = max(scores, key=lambda of: (*scores[of], of[0]))   # ties: the sparser threshold
+        if not scores[best_on, best_fr][0] > base:   # no gain on validation: keep the defaults
+            best_on, best_fr = DEFAULT_ONSET, DEFAULT_FRAME
+            scores[best_on, best_fr] = (base, base)
         out[c.name] = ClassTuning(best_on, best_fr, round(base, 4), round(scores[best_on, best_fr][0], 4), n)
         if progress:
             progress(f"{c.name}: onset {best_on}, frame {best_fr}: onset F1 {base:.3f} -> {out[c.name].onset_f1:.3f} "
