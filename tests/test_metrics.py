@@ -76,6 +76,23 @@ def test_bss_eval_perfect_mixture_and_batched():
     assert both["sdr"][:2] == pytest.approx([20.0, 20.0], abs=0.5)
 
 
+def test_bss_eval_with_several_torch_threads():
+    """torch 2.13's CPU build fails batched linalg.solve with more than one thread; bss_eval must
+    work whatever the caller's thread setting is, and leave it as it was."""
+    import torch
+
+    refs = np.stack([noise(seed=0), noise(seed=1), noise(seed=4)])
+    est = refs + 0.1 * np.stack([noise(seed=5), noise(seed=6), noise(seed=7)])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        m = M.bss_eval(refs, est)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert np.all(m["sdr"] > 15)
+
+
 def test_bss_eval_validates():
     refs = np.stack([noise(seed=0), np.zeros(SR, np.float32)])
     with pytest.raises(ValueError, match="silent"):

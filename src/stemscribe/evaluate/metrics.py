@@ -159,12 +159,24 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray, pairs: Sequence[tupl
 
 def _fast_bss_eval(ref: np.ndarray, est: np.ndarray, pairs: np.ndarray, filter_length: int,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ref ``[n, T]``, est ``[m, T]``, pairs ``[p, 2]`` (estimate, reference) -> sdr, sir, sar ``[p]``."""
+    """ref ``[n, T]``, est ``[m, T]``, pairs ``[p, 2]`` (estimate, reference) -> sdr, sir, sar ``[p]``.
+
+    Runs with one torch thread: the CPU build of torch 2.13 this project pins fails batched
+    ``torch.linalg.solve`` with more than one thread (MKL "Parameter 6 was incorrect on entry to
+    DLASWP", then "Pivots given to lu_solve must all be greater or equal to 1"), and BSS Eval's
+    solves are batched.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         return _bss_eval_batched(ref, est, pairs, filter_length)
     except (AttributeError, TypeError):
         # fast_bss_eval's internals moved: its public function, once per pair (slower, same numbers).
         return _bss_eval_public(ref, est, pairs, filter_length)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _bss_eval_batched(ref: np.ndarray, est: np.ndarray, pairs: np.ndarray, filter_length: int,
