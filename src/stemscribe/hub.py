@@ -57,7 +57,6 @@ class LoadedModel:
     name: str
     heads: frozenset[str] = ALL_HEADS
     decode: dict[str, dict[str, float]] = field(default_factory=dict)
-    step: int = 0
 
 
 def trained_heads(train_config: dict | None) -> frozenset[str]:
@@ -70,8 +69,7 @@ def trained_heads(train_config: dict | None) -> frozenset[str]:
 def _from_checkpoint(path: Path, name: str, device) -> LoadedModel:
     model, cfg, ck = load_model(path, device)
     extra = ck.get("extra") or {}
-    return LoadedModel(model, cfg, name, trained_heads(ck.get("train_config")), dict(extra.get("decode") or {}),
-                       int(ck.get("step", 0)))
+    return LoadedModel(model, cfg, name, trained_heads(ck.get("train_config")), dict(extra.get("decode") or {}))
 
 
 def load_model_info(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:

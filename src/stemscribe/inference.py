@@ -109,8 +109,7 @@ def analyze(model: torch.nn.Module, cfg: ModelConfig, mono: np.ndarray, chunk_se
     k = max(1, int(round(GATE_SMOOTH_SECONDS * cfg.frame_rate)) | 1)
     act = median_filter(act, size=(k, 1), mode="nearest")
     g = np.clip((act - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0.0, 1.0).astype(np.float32)
-    return Analysis(masks, frame, onset, vel,
-                    act, g, len(mono))
+    return Analysis(masks, frame, onset, vel, act, g, len(mono))
 
 
 def gate_masks(masks: torch.Tensor, g: torch.Tensor, catch: list[int]) -> torch.Tensor:

@@ -111,19 +111,23 @@ class Separator:
         return analyze(self.model, self.config, mono, o.chunk_seconds, o.overlap_seconds, o.batch_chunks,
                        self.device, progress)
 
+    def class_rolls(self, an: Analysis, ci: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(frame, onset, velocity) ``[T, rows]`` float32 of class index ``ci``; frame and onset
+        probabilities gated by its activity when gating is on."""
+        offs = np.cumsum([0] + self.model.rows)
+        sl = slice(offs[ci], offs[ci + 1])
+        g = an.gate[:, ci:ci + 1] if self.gating else 1.0
+        return an.frame[:, sl] * g, an.onset[:, sl] * g, an.velocity[:, sl]
+
     def _transcribe(self, an: Analysis, which: list[int]) -> tuple[dict, dict, dict]:
         notes, activity, rolls = {}, {}, {}
-        offs = np.cumsum([0] + self.model.rows)
         fr = self.frame_rate
         for ci in which:
             c = self.class_map.classes[ci]
-            sl = slice(offs[ci], offs[ci + 1])
-            g = an.gate[:, ci:ci + 1] if self.gating else 1.0
-            frame = an.frame[:, sl] * g
-            onset = an.onset[:, sl] * g
+            frame, onset, velocity = self.class_rolls(an, ci)
             # A model whose transcription head was never trained (an ablation) writes no notes.
-            notes[c.name] = (rolls_to_notes(frame, onset, fr, c.is_drum, an.velocity[:, sl],
-                                            self.decode_options(c.name)) if "tr" in self.heads else [])
+            notes[c.name] = (rolls_to_notes(frame, onset, fr, c.is_drum, velocity, self.decode_options(c.name))
+                             if "tr" in self.heads else [])
             p = an.activity[:, ci]
             activity[c.name] = Activity(fr, p.astype(np.float32),
                                         segments_from_probabilities(p, fr, self.options.activity_threshold),

@@ -44,6 +44,7 @@ class SlakhTrack:
 
     path: Path
     stems: dict[str, StemInfo] = field(default_factory=dict)
+    split: str | None = None   # as recorded by ``stemscribe synth`` (None for other datasets)
 
     @property
     def name(self) -> str:
@@ -172,7 +173,8 @@ def read_track(path: str | Path) -> SlakhTrack:
             key=str(key), program_num=int(r["program_num"]), is_drum=bool(r.get("is_drum", False)),
             inst_class=str(r.get("inst_class", "")), midi_program_name=str(r.get("midi_program_name", "")),
             plugin_name=str(r.get("plugin_name", "")), audio_rendered=bool(r.get("audio_rendered", True)))
-    return SlakhTrack(path, stems)
+    ours = meta.get("stemscribe")
+    return SlakhTrack(path, stems, ours.get("split") if isinstance(ours, dict) else None)
 
 
 def find_tracks(root: str | Path) -> list[SlakhTrack]:

@@ -20,7 +20,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import yaml
 
 from ..data.slakh import DataError, find_tracks
 from ..notes import DEFAULT_FRAME, DEFAULT_ONSET, DecodeOptions, rolls_to_notes
@@ -39,12 +38,6 @@ class ClassTuning:
     onset_f1_default: float       # mean onset F1 at the default thresholds
     onset_f1: float               # mean onset F1 at the chosen ones
     tracks: int                   # validation tracks with reference notes of the class
-
-
-def track_split(track_path: Path) -> str | None:
-    """The split recorded by ``stemscribe synth`` in metadata.yaml (None for other datasets)."""
-    meta = yaml.safe_load((track_path / "metadata.yaml").read_text()) or {}
-    return (meta.get("stemscribe") or {}).get("split")
 
 
 def _mean_f1(ref_notes, probs, fr, is_drum, onset_t, frame_t, min_len) -> tuple[float, float]:
@@ -72,12 +65,11 @@ def tune_thresholds(separator, data: str | Path, limit: int | None = None,
     Raises DataError for a folder of the test split (tuning on it would leak the test set).
     """
     tracks = find_tracks(data)[:limit]
-    test = [t.name for t in tracks if track_split(t.path) == "test"]
+    test = [t.name for t in tracks if t.split == "test"]
     if test:
         raise DataError(f"{data}: tracks {', '.join(test[:3])} belong to the test split, which is never used "
                         f"to tune; use the validation split")
     cmap, fr = separator.class_map, separator.frame_rate
-    offs = np.cumsum([0] + separator.model.rows)
     per_class: dict[str, tuple[list, list]] = {c: ([], []) for c in cmap.names}
     for i, t in enumerate(tracks):
         t0 = time.perf_counter()
@@ -87,11 +79,8 @@ def tune_thresholds(separator, data: str | Path, limit: int | None = None,
         notes = t.class_notes(cmap)
         duration = mix.size / sr
         for ci, c in enumerate(cmap.classes):
-            sl = slice(offs[ci], offs[ci + 1])
-            g = an.gate[:, ci:ci + 1] if separator.gating else 1.0
-            ref = [n for n in notes.get(c.name, []) if n.start < duration]
-            per_class[c.name][0].append(ref)
-            per_class[c.name][1].append((an.frame[:, sl] * g, an.onset[:, sl] * g, an.velocity[:, sl]))
+            per_class[c.name][0].append([n for n in notes.get(c.name, []) if n.start < duration])
+            per_class[c.name][1].append(separator.class_rolls(an, ci))
         if progress:
             progress(f"[{i + 1}/{len(tracks)}] {t.name}: analysed in {time.perf_counter() - t0:.1f} s")
     min_len = separator.options.decode.min_note_length
