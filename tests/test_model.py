@@ -1,4 +1,5 @@
 """Network heads, losses, training steps, checkpoints (tiny configs)."""
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -85,6 +86,28 @@ def test_train_writes_checkpoints_and_resumes(tiny_slakh, tmp_path):
     assert ck2["step"] == 9
     lines = (out / "log.jsonl").read_text().splitlines()
     assert any('"val_si_sdr"' in l for l in lines)
+
+
+def test_train_runs_under_torchrun_with_two_processes(tiny_slakh, tmp_path):
+    """The same command, started by torchrun with two CPU ranks (gloo), trains with
+    DistributedDataParallel: rank 0 reports a world of 2, logs and writes the checkpoints."""
+    import subprocess
+    import sys
+
+    out, cache = tmp_path / "ddp", tmp_path / "cache"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "stemscribe", "train", "--preset", "tiny", "--data", str(tiny_slakh), "--val-data",
+           "--out", str(out), "--cache", str(cache), "--steps", "4", "--threads", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "world 2" in r.stdout
+    _, _, ck = load_model(out / "last.pt")
+    assert ck["step"] == 4
+    # every track was cached exactly once, with no temporary folders left behind
+    cached = [p for p in cache.rglob("*") if p.is_dir() and p.name.startswith("Track")]
+    assert len(cached) == 3 and all((p / "done").is_file() for p in cached)
+    assert not [p for p in cache.rglob(".*") if p.is_dir()]
 
 
 def test_checkpoint_round_trip_and_errors(tmp_path):

@@ -8,6 +8,9 @@ one track (some classes dropped) or a remix of excerpts of different tracks, wit
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,18 +38,34 @@ def _cache_dir_for(track: SlakhTrack, cache_root: Path, sample_rate: int) -> Pat
 
 
 def cache_track(track: SlakhTrack, cache_root: Path, class_map: ClassMap, sample_rate: int) -> Path:
-    """Write (once) the cache of one track; returns its folder."""
+    """Write (once) the cache of one track; returns its folder.
+
+    The folder is written under a temporary name and renamed into place, so that several
+    processes (the ranks of a torchrun job) caching the same track at once never see, or
+    memory-map, a half-written file.
+    """
     d = _cache_dir_for(track, cache_root, sample_rate)
     if (d / "done").exists():
         return d
-    d.mkdir(parents=True, exist_ok=True)
-    audio = track.class_audio(class_map, sample_rate)
-    notes = track.class_notes(class_map)
-    for c, x in audio.items():
-        np.save(d / f"{c}.npy", x.astype(np.float16))
-    (d / "notes.json").write_text(json.dumps(
-        {c: [[n.pitch, n.start, n.end, n.velocity] for n in v] for c, v in notes.items()}))
-    (d / "done").write_text("ok")
+    d.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{d.name}.", dir=d.parent))
+    try:
+        audio = track.class_audio(class_map, sample_rate)
+        notes = track.class_notes(class_map)
+        for c, x in audio.items():
+            np.save(tmp / f"{c}.npy", x.astype(np.float16))
+        (tmp / "notes.json").write_text(json.dumps(
+            {c: [[n.pitch, n.start, n.end, n.velocity] for n in v] for c, v in notes.items()}))
+        (tmp / "done").write_text("ok")
+        if d.exists() and not (d / "done").exists():
+            shutil.rmtree(d, ignore_errors=True)      # a partial cache from an interrupted run
+        try:
+            os.rename(tmp, d)
+        except OSError:
+            if not (d / "done").exists():             # not another process that got there first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return d
 
 
