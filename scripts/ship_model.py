@@ -31,11 +31,9 @@ def main() -> None:
     model, cfg, ck = load_model(args.checkpoint)
     tc = from_dict(TrainConfig, ck["train_config"]) if ck.get("train_config") else None
     dest = WEIGHTS_DIR / f"{args.name}.pt"
-    save_checkpoint(dest, model, cfg, tc, ck["step"], extra={"source": str(args.checkpoint),
-                                                            "metrics": ck["extra"].get("metrics", {}),
-                                                            "decode": ck["extra"].get("decode", {}),
-                                                            "decode_tuning": ck["extra"].get("decode_tuning", {})},
-                    half=True)
+    kept = ("metrics", "decode", "decode_tuning", "gate", "gate_tuning")      # what inference and the card use
+    extra = {"source": str(args.checkpoint), **{k: ck["extra"][k] for k in kept if k in ck["extra"]}}
+    save_checkpoint(dest, model, cfg, tc, ck["step"], extra=extra, half=True)
     reg = json.loads(REGISTRY_FILE.read_text()) if REGISTRY_FILE.is_file() else {}
     reg[args.name] = {"file": dest.name, "sha256": sha256(dest), "description": args.description,
                       "arch": cfg.arch, "steps": ck["step"], "preset": tc.preset if tc else None,

@@ -185,9 +185,48 @@ def test_tune_stores_per_class_thresholds_used_by_separator(dataset: Path, tmp_p
     assert 0 < on < 1 and extra["decode_tuning"]["classes"]["piano"]["tracks"] == 2
     sep = Separator(str(tuned))
     assert sep.decode_options("piano").onset_threshold == on      # the model's tuned value
+    # the activity gate was tuned for the named classes that play, and the Separator uses it
+    assert set(extra["gate"]) <= {"piano", "guitar", "bass", "drums", "strings"} and "piano" in extra["gate"]
+    low, high = sep.gate_bounds()
+    i = sep.class_map.index("piano")
+    assert (low[i], high[i]) == (extra["gate"]["piano"]["low"], extra["gate"]["piano"]["high"])
+    assert extra["gate_tuning"]["classes"]["piano"]["tracks"] == 2
     sep = Separator(str(tuned), decode=DecodeOptions(onset_threshold=0.42))
     assert sep.decode_options("piano").onset_threshold == 0.42    # the user's value wins
     assert Separator(str(ckpt)).decode_options("piano") == DecodeOptions(0.5, 0.3, 0.05)  # untuned: defaults
+
+
+def test_activity_gate_bounds():
+    from stemscribe.inference import activity_gate
+
+    act = np.array([[0.0, 0.0], [0.1, 0.1], [0.3, 0.3], [0.9, 0.9]], np.float32)
+    g = activity_gate(act, np.array([0.05, 0.0]), np.array([0.2, 0.0]))
+    np.testing.assert_allclose(g[:, 0], [0.0, 1 / 3, 1.0, 1.0], atol=1e-6)
+    assert (g[:, 1] == 1.0).all()                                   # high 0: not gated
+
+
+def test_gate_tuning_drops_the_gate_of_a_deaf_activity_head(dataset: Path):
+    """With activity forced to 0 the default gate silences every stem (SI-SDR -100 dB); the tuner
+    must see that and choose no gate, and keep the default where it makes no difference."""
+    from dataclasses import replace as dc_replace
+
+    from stemscribe import Separator
+    from stemscribe.evaluate.tune import GATE_GRID, analyse_tracks, tune_gates
+
+    sep = Separator("tiny-test")
+    tracks = analyse_tracks(sep, dataset)
+    assert [t.name for t in tracks] == ["Track00001", "Track00002"]
+    assert "guitar" not in tracks[1].references                    # its guitar stem is silent
+    deaf = [dc_replace(t, analysis=dc_replace(t.analysis, activity=np.zeros_like(t.analysis.activity)))
+            for t in tracks]
+    gates = tune_gates(sep, deaf)
+    assert gates["piano"].si_sdr_default == -100.0
+    assert gates["piano"].high == 0.0 and gates["piano"].si_sdr > -100.0
+    assert gates["guitar"].tracks == 1 and gates["piano"].tracks == 2
+    awake = [dc_replace(t, analysis=dc_replace(t.analysis, activity=np.ones_like(t.analysis.activity)))
+             for t in tracks]
+    # activity 1 everywhere: every gate is 1, no gain anywhere, the default is kept
+    assert all((g.low, g.high) == GATE_GRID[0] for g in tune_gates(sep, awake).values())
 
 
 def test_tune_refuses_the_test_split(dataset: Path, tmp_path: Path, capsys):

@@ -50,6 +50,8 @@ class LoadedModel:
         (say "tr" only) has untrained heads whose outputs mean nothing.
     decode: per-class note thresholds tuned on the validation split (``stemscribe tune``),
         ``{class: {"onset_threshold": p, "frame_threshold": p}}``; empty when never tuned.
+    gate: per-class activity-gate bounds tuned on the validation split, ``{class: {"low": p,
+        "high": p}}`` (``high`` 0: not gated); empty when never tuned (the defaults apply).
     """
 
     model: nn.Module
@@ -57,6 +59,7 @@ class LoadedModel:
     name: str
     heads: frozenset[str] = ALL_HEADS
     decode: dict[str, dict[str, float]] = field(default_factory=dict)
+    gate: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def trained_heads(train_config: dict | None) -> frozenset[str]:
@@ -69,7 +72,8 @@ def trained_heads(train_config: dict | None) -> frozenset[str]:
 def _from_checkpoint(path: Path, name: str, device) -> LoadedModel:
     model, cfg, ck = load_model(path, device)
     extra = ck.get("extra") or {}
-    return LoadedModel(model, cfg, name, trained_heads(ck.get("train_config")), dict(extra.get("decode") or {}))
+    return LoadedModel(model, cfg, name, trained_heads(ck.get("train_config")), dict(extra.get("decode") or {}),
+                       dict(extra.get("gate") or {}))
 
 
 def load_model_info(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:

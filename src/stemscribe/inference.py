@@ -21,9 +21,23 @@ from .model.config import ModelConfig
 from .spectral import istft, log_magnitude, stft
 
 # Activity gating: activity probabilities are median-smoothed over this many seconds, then
-# mapped to a gate in 0-1 that is 0 below GATE_LOW and 1 above GATE_HIGH.
+# mapped to a gate in 0-1 that is 0 below GATE_LOW and 1 above GATE_HIGH. These are the defaults;
+# a checkpoint may carry per-class bounds chosen on the validation split (``stemscribe tune``).
 GATE_SMOOTH_SECONDS = 0.5
 GATE_LOW, GATE_HIGH = 0.15, 0.4
+
+
+def activity_gate(activity: np.ndarray, low: np.ndarray | float = GATE_LOW,
+                  high: np.ndarray | float = GATE_HIGH) -> np.ndarray:
+    """Map smoothed activity probabilities ``[T, C]`` to a gate ``[T, C]`` float32 in 0-1: 0 below
+    ``low``, 1 above ``high``, linear between. ``low``/``high`` are scalars or ``[C]``; a class whose
+    ``high`` is 0 is not gated (its gate is 1 throughout)."""
+    lo = np.broadcast_to(np.asarray(low, np.float32), activity.shape[1:])
+    hi = np.broadcast_to(np.asarray(high, np.float32), activity.shape[1:])
+    width = np.maximum(hi - lo, 1e-6)
+    g = np.clip((activity - lo) / width, 0.0, 1.0).astype(np.float32)
+    g[:, hi <= 0] = 1.0
+    return g
 
 
 @dataclass
@@ -59,10 +73,12 @@ def _crossfade_weights(L: int, overlap: int, first: bool, last: bool) -> np.ndar
 @torch.no_grad()
 def analyze(model: torch.nn.Module, cfg: ModelConfig, mono: np.ndarray, chunk_seconds: float = 20.0,
             overlap_seconds: float = 2.0, batch_chunks: int = 4,
-            device: str | torch.device = "cpu", progress: Callable[[int, int], None] | None = None) -> Analysis:
+            device: str | torch.device = "cpu", progress: Callable[[int, int], None] | None = None,
+            gate_low: np.ndarray | float = GATE_LOW, gate_high: np.ndarray | float = GATE_HIGH) -> Analysis:
     """Run the network over ``mono [samples]`` at ``cfg.sample_rate`` in overlapping chunks.
 
-    Masks stay in torch float16 (a 10-minute song's are 230 MB) and on the CPU."""
+    Masks stay in torch float16 (a 10-minute song's are 230 MB) and on the CPU. The gate is
+    ``activity_gate(activity, gate_low, gate_high)``."""
     from scipy.ndimage import median_filter
 
     x = torch.from_numpy(np.ascontiguousarray(mono, np.float32)).to(device)
@@ -108,8 +124,7 @@ def analyze(model: torch.nn.Module, cfg: ModelConfig, mono: np.ndarray, chunk_se
         a *= inv[:, None]
     k = max(1, int(round(GATE_SMOOTH_SECONDS * cfg.frame_rate)) | 1)
     act = median_filter(act, size=(k, 1), mode="nearest")
-    g = np.clip((act - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0.0, 1.0).astype(np.float32)
-    return Analysis(masks, frame, onset, vel, act, g, len(mono))
+    return Analysis(masks, frame, onset, vel, act, activity_gate(act, gate_low, gate_high), len(mono))
 
 
 def gate_masks(masks: torch.Tensor, g: torch.Tensor, catch: list[int]) -> torch.Tensor:

@@ -22,7 +22,7 @@ import torch
 
 from . import hub
 from .audio import load_audio, resample, validate_audio
-from .inference import Analysis, analyze, render
+from .inference import GATE_HIGH, GATE_LOW, Analysis, analyze, render
 from .notes import DecodeOptions, rolls_to_notes
 from .results import (Activity, SeparationResult, check_outputs, move_into_place, output_names,
                       segments_from_probabilities)
@@ -74,6 +74,7 @@ class Separator:
         self.model, self.config, self.model_name = loaded.model, loaded.config, loaded.name
         self.heads = loaded.heads
         self.tuned_decode = loaded.decode
+        self.tuned_gate = loaded.gate
         self.class_map = self.config.class_map
         self.options = replace(options or SeparatorOptions(), **overrides)
 
@@ -85,6 +86,14 @@ class Separator:
     def decode_options(self, name: str) -> DecodeOptions:
         """Note thresholds for class ``name``: the options' own, else the model's tuned ones, else defaults."""
         return self.options.decode.resolved(self.tuned_decode.get(name))
+
+    def gate_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) ``[C]`` of the activity gate per class: the model's tuned bounds, else the
+        defaults (``inference.GATE_LOW``/``GATE_HIGH``)."""
+        names = self.class_map.names
+        low = np.array([self.tuned_gate.get(c, {}).get("low", GATE_LOW) for c in names], np.float32)
+        high = np.array([self.tuned_gate.get(c, {}).get("high", GATE_HIGH) for c in names], np.float32)
+        return low, high
 
     @property
     def sample_rate(self) -> int:
@@ -108,8 +117,9 @@ class Separator:
         """Network outputs for ``audio [channels, samples]`` (any rate) at the model's frame rate."""
         mono = resample(audio.mean(axis=0, keepdims=True), sample_rate, self.sample_rate)[0]
         o = self.options
+        low, high = self.gate_bounds()
         return analyze(self.model, self.config, mono, o.chunk_seconds, o.overlap_seconds, o.batch_chunks,
-                       self.device, progress)
+                       self.device, progress, low, high)
 
     def class_rolls(self, an: Analysis, ci: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(frame, onset, velocity) ``[T, rows]`` float32 of class index ``ci``; frame and onset

@@ -1,4 +1,5 @@
-"""`stemscribe tune`: choose a checkpoint's note thresholds per class on the validation split."""
+"""`stemscribe tune`: choose a checkpoint's activity gate and note thresholds per class on the
+validation split."""
 from __future__ import annotations
 
 import argparse
@@ -6,16 +7,18 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "tune", help="tune a checkpoint's note thresholds on validation data",
-        description="Run the model once over each track of a Slakh-layout validation folder, sweep the onset "
-                    "and frame thresholds per class for the best note F1, and store them in the checkpoint, "
-                    "where `separate` and the Separator API use them unless thresholds are given. The test "
-                    "split is refused.")
+        "tune", help="tune a checkpoint's activity gate and note thresholds on validation data",
+        description="Run the model once over each track of a Slakh-layout validation folder; sweep, per class, "
+                    "the activity gate's bounds for the best stem SI-SDR, then the onset and frame thresholds "
+                    "for the best note F1, and store them in the checkpoint, where `separate` and the Separator "
+                    "API use them unless thresholds are given. The test split is refused.")
     p.add_argument("checkpoint", help="checkpoint file (.pt) to tune")
     p.add_argument("--data", default="data/validation", help="Slakh-layout validation folder (default: data/validation)")
     p.add_argument("--out", default=None, help="write the tuned checkpoint here (default: update CHECKPOINT in place)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N tracks")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--no-gate-tuning", action="store_true",
+                   help="keep the default activity gate (tune the note thresholds only)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(max(1, args.threads))
-    from ..evaluate.tune import tune_thresholds, write_tuning
+    from ..evaluate.tune import analyse_tracks, tune_gates, tune_thresholds, write_tuning
     from ..separator import Separator
 
     try:
@@ -46,13 +49,24 @@ def run(args: argparse.Namespace) -> int:
     if "tr" not in sep.heads:
         raise UserError(f"{args.checkpoint}: this model's transcription head was not trained; nothing to tune")
     say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
+    sep.tuned_gate = {}                      # start from the default gate, whatever was tuned before
     try:
-        tuning = tune_thresholds(sep, args.data, args.limit, progress=say)
+        tracks = analyse_tracks(sep, args.data, args.limit, progress=say)
     except DataError as e:
         raise UserError(str(e)) from None
+    gates = {}
+    if sep.gating and not args.no_gate_tuning:
+        gates = tune_gates(sep, tracks, progress=say)
+        sep.tuned_gate = {c: {"low": g.low, "high": g.high} for c, g in gates.items()}
+    tuning = tune_thresholds(sep, tracks, progress=say)
     if not tuning:
         raise UserError(f"{args.data}: no track has reference notes of any of the model's classes")
-    dest = write_tuning(args.checkpoint, tuning, args.data, args.out)
+    dest = write_tuning(args.checkpoint, tuning, args.data, args.out, gates)
+    if gates:
+        print(f"{'class':<8} {'gate':>9} {'SI-SDR default':>14} {'chosen':>6} {'no gate':>7} tracks")
+        for c, g in gates.items():
+            bounds = f"{g.low:.2f}-{g.high:.2f}" if g.high > 0 else "none"
+            print(f"{c:<8} {bounds:>9} {g.si_sdr_default:>14.2f} {g.si_sdr:>6.2f} {g.si_sdr_ungated:>7.2f} {g.tracks}")
     print(f"{'class':<8} {'onset':>5} {'frame':>5} {'F1 before':>9} {'F1 after':>8} tracks")
     for c, t in tuning.items():
         print(f"{c:<8} {t.onset_threshold:>5.2f} {t.frame_threshold:>5.2f} {t.onset_f1_default:>9.3f} "

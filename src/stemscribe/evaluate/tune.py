@@ -1,4 +1,5 @@
-"""Tune a model's note thresholds per class on the validation split (never the test split).
+"""Tune a model's activity gate and note thresholds per class on the validation split (never the
+test split).
 
 The transcription head gives onset and frame probabilities; how high a peak must be to start a
 note decides precision against recall, and a briefly trained model's probabilities sit far below
@@ -7,8 +8,18 @@ than the minimum note length and dropped). For each class this sweeps the grid o
 thresholds for the best mean note-onset F1 over the validation tracks, ties broken by the
 onset+offset F1 (drums have no offsets; their frame threshold is unused and stays at the
 default). A class whose best F1 is no better than at the defaults keeps the defaults (0.5 / 0.3).
-The model runs once per track; the sweep only re-decodes. The chosen values are stored
-in the checkpoint (``extra["decode"]``) and used by ``Separator`` unless the user sets thresholds.
+The model runs once per track; the sweeps only re-gate, re-mask and re-decode. The chosen values
+are stored in the checkpoint (``extra["decode"]``) and used by ``Separator`` unless the user sets
+thresholds.
+
+Before the thresholds, the activity gate is tuned per class the same way: the gate scales each
+class's mask by its smoothed activity, which removes leakage where the class is silent but also
+cuts the class wherever a weak activity head misses it. For each class the sweep tries the gate
+bounds of ``GATE_GRID`` (from the default to no gate at all) and keeps the one with the best mean
+SI-SDR of the class's stem over the validation tracks where it plays (separation at the model's
+rate, from the full mixture); ties go to the stronger gate, and a class with no gain keeps the
+default. With a catch-all class each class's stem depends on its own gate only, so the classes
+are tuned independently. The thresholds are then tuned on the rolls gated by the chosen gates.
 """
 from __future__ import annotations
 
@@ -22,11 +33,37 @@ import numpy as np
 import torch
 
 from ..data.slakh import DataError, find_tracks
-from ..notes import DEFAULT_FRAME, DEFAULT_ONSET, DecodeOptions, rolls_to_notes
+from ..inference import GATE_HIGH, GATE_LOW, Analysis, activity_gate, render
+from ..notes import DEFAULT_FRAME, DEFAULT_ONSET, DecodeOptions, Note, rolls_to_notes
 from . import metrics as M
 
 ONSET_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
 FRAME_GRID = (0.1, 0.2, 0.3, 0.4, 0.5)
+# Activity-gate bounds (low, high), strongest first; the first is the default, (0, 0) is no gate.
+GATE_GRID = ((GATE_LOW, GATE_HIGH), (0.1, 0.3), (0.05, 0.2), (0.02, 0.1), (0.0, 0.0))
+
+
+@dataclass
+class GateTuning:
+    """Result for one class: chosen gate bounds and the validation SI-SDR (dB) behind them."""
+
+    low: float
+    high: float
+    si_sdr_default: float         # mean SI-SDR of the class's stem with the default gate
+    si_sdr: float                 # ... with the chosen one
+    si_sdr_ungated: float         # ... with no gate
+    tracks: int                   # validation tracks where the class plays
+
+
+@dataclass
+class TrackAnalysis:
+    """What the sweeps need of one validation track (all at the model's rate)."""
+
+    name: str
+    analysis: Analysis
+    mono: np.ndarray                         # [samples] the mixture
+    references: dict[str, np.ndarray]        # class -> [samples], classes that play only
+    notes: dict[str, list[Note]]             # class -> reference notes within the mixture
 
 
 @dataclass
@@ -57,10 +94,9 @@ def _mean_f1(ref_notes, probs, fr, is_drum, onset_t, frame_t, min_len) -> tuple[
     return (float(np.mean(on)), float(np.mean(onoff))) if on else (float("nan"), float("nan"))
 
 
-def tune_thresholds(separator, data: str | Path, limit: int | None = None,
-                    onset_grid: tuple[float, ...] = ONSET_GRID, frame_grid: tuple[float, ...] = FRAME_GRID,
-                    progress: Callable[[str], None] | None = None) -> dict[str, ClassTuning]:
-    """Per-class thresholds for ``separator``'s model from the full mixtures of the tracks in ``data``.
+def analyse_tracks(separator, data: str | Path, limit: int | None = None,
+                   progress: Callable[[str], None] | None = None) -> list[TrackAnalysis]:
+    """Run ``separator``'s model once over the full mixture of each track in ``data``.
 
     Raises DataError for a folder of the test split (tuning on it would leak the test set).
     """
@@ -69,20 +105,87 @@ def tune_thresholds(separator, data: str | Path, limit: int | None = None,
     if test:
         raise DataError(f"{data}: tracks {', '.join(test[:3])} belong to the test split, which is never used "
                         f"to tune; use the validation split")
-    cmap, fr = separator.class_map, separator.frame_rate
-    per_class: dict[str, tuple[list, list]] = {c: ([], []) for c in cmap.names}
+    cmap, sr = separator.class_map, separator.sample_rate
+    out = []
     for i, t in enumerate(tracks):
         t0 = time.perf_counter()
-        sr = t.sample_rate()
-        mix = t.load_mix()
-        an = separator.analyze(mix[None], sr)
-        notes = t.class_notes(cmap)
-        duration = mix.size / sr
-        for ci, c in enumerate(cmap.classes):
-            per_class[c.name][0].append([n for n in notes.get(c.name, []) if n.start < duration])
-            per_class[c.name][1].append(separator.class_rolls(an, ci))
+        mono = t.load_mix(sr)
+        an = separator.analyze(mono[None], sr)
+        refs = {c: _fit(x, mono.size) for c, x in t.class_audio(cmap, sr).items()}
+        duration = mono.size / sr
+        notes = {c: [n for n in v if n.start < duration] for c, v in t.class_notes(cmap).items()}
+        out.append(TrackAnalysis(t.name, an, mono, {c: x for c, x in refs.items() if not M.is_silent(x)}, notes))
         if progress:
             progress(f"[{i + 1}/{len(tracks)}] {t.name}: analysed in {time.perf_counter() - t0:.1f} s")
+    return out
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    x = np.asarray(x, np.float32).reshape(-1)[:n]
+    return np.pad(x, (0, n - x.size)) if x.size < n else x
+
+
+def _with_gate(an: Analysis, low, high) -> Analysis:
+    from dataclasses import replace
+
+    return replace(an, gate=activity_gate(an.activity, low, high))
+
+
+def tune_gates(separator, tracks: list[TrackAnalysis], grid: tuple[tuple[float, float], ...] = GATE_GRID,
+               progress: Callable[[str], None] | None = None) -> dict[str, GateTuning]:
+    """Per-class activity-gate bounds for the best mean SI-SDR of each named class's stem.
+
+    Classes that play in no track, and the catch-all class, are left out (the catch-all is what
+    the others leave). Needs the activity head; without a catch-all class the masks are
+    renormalised after gating, so a class's stem also depends on the other gates and the
+    per-class choice is an approximation.
+    """
+    cmap, sr, cfg = separator.class_map, separator.sample_rate, separator.config
+    named = [ci for ci, c in enumerate(cmap.classes) if not c.catch_all]
+    scores = {g: {cmap.classes[ci].name: [] for ci in named} for g in grid}
+    for g in grid:
+        for ta in tracks:
+            an = _with_gate(ta.analysis, *g)
+            stems = np.zeros((len(cmap), ta.mono.size), np.float32)
+            for s0, seg in render(ta.mono[None], sr, an, cfg, list(range(len(cmap))), device=separator.device,
+                                  gate=True):
+                stems[:, s0:s0 + seg.shape[-1]] = seg[:, 0]
+            for ci in named:
+                c = cmap.classes[ci].name
+                if c in ta.references:
+                    scores[g][c].append(float(M.si_sdr(ta.references[c], stems[ci])))
+    out = {}
+    for ci in named:
+        c = cmap.classes[ci].name
+        n = len(scores[grid[0]][c])
+        if n == 0:
+            continue
+        mean = {g: float(np.mean(scores[g][c])) for g in grid}
+        best = max(grid, key=lambda g: (round(mean[g], 3), -grid.index(g)))    # ties: the stronger gate
+        if not mean[best] > mean[grid[0]]:
+            best = grid[0]
+        ungated = next((mean[g] for g in grid if g[1] <= 0), float("nan"))
+        out[c] = GateTuning(float(best[0]), float(best[1]), round(mean[grid[0]], 3), round(mean[best], 3),
+                            round(ungated, 3), n)
+        if progress:
+            progress(f"{c}: gate {best[0]:.2f}-{best[1]:.2f}: SI-SDR {mean[grid[0]]:.2f} -> {mean[best]:.2f} dB "
+                     f"(no gate {ungated:.2f}; {n} tracks)")
+    return out
+
+
+def tune_thresholds(separator, tracks: list[TrackAnalysis], onset_grid: tuple[float, ...] = ONSET_GRID,
+                    frame_grid: tuple[float, ...] = FRAME_GRID,
+                    progress: Callable[[str], None] | None = None) -> dict[str, ClassTuning]:
+    """Per-class note thresholds for the best mean onset F1, decoding the rolls gated as
+    ``separator`` gates them (its ``gate_bounds()``)."""
+    cmap, fr = separator.class_map, separator.frame_rate
+    low, high = separator.gate_bounds()
+    per_class: dict[str, tuple[list, list]] = {c: ([], []) for c in cmap.names}
+    for ta in tracks:
+        an = _with_gate(ta.analysis, low, high)
+        for ci, c in enumerate(cmap.classes):
+            per_class[c.name][0].append(ta.notes.get(c.name, []))
+            per_class[c.name][1].append(separator.class_rolls(an, ci))
     min_len = separator.options.decode.min_note_length
     out = {}
     for c in cmap.classes:
@@ -105,17 +208,22 @@ def tune_thresholds(separator, data: str | Path, limit: int | None = None,
 
 
 def write_tuning(checkpoint: str | Path, tuning: dict[str, ClassTuning], data: str | Path,
-                 out: str | Path | None = None) -> Path:
-    """Store the chosen thresholds in a checkpoint (``out``, default: in place, atomically)."""
+                 out: str | Path | None = None, gates: dict[str, GateTuning] | None = None) -> Path:
+    """Store the chosen thresholds (and gate bounds) in a checkpoint (``out``, default: in place,
+    atomically). Earlier tuned values not re-tuned are dropped."""
     from dataclasses import asdict
 
     from ..checkpoint import read_checkpoint
 
     ck = read_checkpoint(checkpoint)
-    extra = dict(ck.get("extra") or {})
+    extra = {k: v for k, v in (ck.get("extra") or {}).items() if k not in ("gate", "gate_tuning")}
     extra["decode"] = {c: {"onset_threshold": t.onset_threshold, "frame_threshold": t.frame_threshold}
                        for c, t in tuning.items()}
     extra["decode_tuning"] = {"data": str(data), "classes": {c: asdict(t) for c, t in tuning.items()}}
+    if gates:
+        extra["gate"] = {c: {"low": g.low, "high": g.high} for c, g in gates.items()}
+        extra["gate_tuning"] = {"data": str(data), "grid": [list(g) for g in GATE_GRID],
+                                "classes": {c: asdict(g) for c, g in gates.items()}}
     ck["extra"] = extra
     dest = Path(out or checkpoint)
     dest.parent.mkdir(parents=True, exist_ok=True)
