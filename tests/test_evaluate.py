@@ -260,3 +260,25 @@ def test_ablation_table(tmp_path: Path):
     assert rows["MI only"].count("–") == 6 and " 1.0 " in rows["MI only"]
     assert rows["TR only"].split(" | ")[1] == "500" and "**" not in rows["TR only"]
     assert "Not evaluated: dc." in text
+
+
+def test_ablation_seeds_table(tmp_path: Path):
+    from stemscribe.evaluate.ablation import main, seeds_table
+
+    def run(root, name, sdr, f1):
+        d = tmp_path / root / name / "eval"
+        d.mkdir(parents=True)
+        per = {c: {"si_sdr": {"mean": sdr}, "onset_f1": {"mean": f1}}
+               for c in ("piano", "guitar", "bass", "drums", "strings")}
+        (d / "summary.json").write_text(json.dumps({"means": {"5": {"model": per}}}))
+
+    run("s0", "default", -5.0, 0.10)
+    run("s1", "default", -6.0, 0.20)
+    run("s0", "mi", -5.5, None)
+    text = seeds_table([tmp_path / "s0", tmp_path / "s1"], ["default", "mi"])
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "-5.50 ± 0.71 (-5.00, -6.00)" in rows["joint (default: DC+MI+TR+ACT)"]
+    assert "0.150 ± 0.071 (0.100, 0.200)" in rows["joint (default: DC+MI+TR+ACT)"]
+    assert rows["MI only"].split(" | ")[1] == "1" and "-5.50 (-5.50)" in rows["MI only"]
+    assert main(["--seeds", f"{tmp_path / 's0'},{tmp_path / 's1'}", "default"]) == 0
+    assert main(["--seeds"]) == 2

@@ -6,10 +6,17 @@ class SI-SDR (dB) and note onset F1 on the 5-instrument mixtures, with the best 
 bold (where the column has more than one value); a task a preset was not trained for is a dash. Usage::
 
     python -m stemscribe.evaluate.ablation runs/ablation default mi tr dc cerberus chimera mi_tr dc_tr
+
+With ``--seeds ROOT,ROOT,...`` (one root per training seed, same presets and budget) it prints
+instead, per preset, the mean over classes of SI-SDR and of onset F1 for each seed, and their mean
+and sample standard deviation over the seeds::
+
+    python -m stemscribe.evaluate.ablation --seeds runs/ablation,runs/ablation_seed1 default mi tr
 """
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -75,10 +82,39 @@ def table(root: str | Path, presets: list[str], k: int = 5) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spread(values: list[float], f) -> str:
+    """``mean ± sd (v1, v2, ...)``; the sd needs two values."""
+    if not values:
+        return DASH
+    m = statistics.fmean(values)
+    sd = f" ± {f(statistics.stdev(values))}" if len(values) > 1 else ""
+    return f"{f(m)}{sd} ({', '.join(f(v) for v in values)})"
+
+
+def seeds_table(roots: list[str | Path], presets: list[str], k: int = 5) -> str:
+    """Markdown: per preset, the class-mean SI-SDR and onset F1 of set ``k`` over training seeds
+    (one evaluated ``root/preset`` per seed; a seed whose run is missing is left out)."""
+    classes = PAPER_SETS[k]
+    head = ["preset", "seeds", "mean SI-SDR (dB): mean ± sd (per seed)", "mean onset F1: mean ± sd (per seed)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for p in presets:
+        runs = [s for s in (load_run(Path(r), p) for r in roots) if s is not None]
+        sdr = [_class_mean([_mean(s, k, "model", c, "si_sdr") for c in classes]) for s in runs]
+        f1 = [_class_mean([_mean(s, k, "model", c, "onset_f1") for c in classes]) for s in runs]
+        lines.append("| " + " | ".join([LABELS.get(p, p), str(len(runs)),
+                                        _spread([v for v in sdr if v is not None], lambda v: f"{v:.2f}"),
+                                        _spread([v for v in f1 if v is not None], lambda v: f"{v:.3f}")]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) < 2:
-        print("usage: python -m stemscribe.evaluate.ablation ROOT PRESET...", file=sys.stderr)
+    if len(argv) >= 3 and argv[0] == "--seeds":
+        print(seeds_table(argv[1].split(","), argv[2:]), end="")
+        return 0
+    if len(argv) < 2 or argv[0].startswith("-"):
+        print("usage: python -m stemscribe.evaluate.ablation [--seeds ROOT,ROOT,...] ROOT PRESET...",
+              file=sys.stderr)
         return 2
     print(table(argv[0], argv[1:]), end="")
     return 0
