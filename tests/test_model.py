@@ -130,3 +130,73 @@ def test_transcription_starts_at_the_sparse_prior():
     out = JointNet(cfg).eval()(torch.rand(1, cfg.n_bins, 10))
     assert torch.sigmoid(out.frame_logits).mean() < 0.05
     assert torch.sigmoid(out.onset_logits).mean() < 0.05
+
+
+def test_log_frequency_matrix_puts_a_tone_on_its_key():
+    """A sine at key k's f0 peaks within a bin of the key's centre bin of the log-frequency
+    spectrum (below about 500 Hz the 15.6 Hz STFT bins, not the log bins, limit where the peak
+    falls), and the rows above Nyquist are empty."""
+    from stemscribe.model.pitch import log_frequency_matrix, midi_to_hz
+    from stemscribe.spectral import stft
+
+    sr, n_fft, bps = 16000, 1024, 3
+    W = torch.from_numpy(log_frequency_matrix(sr, n_fft, 21 - 1 / 3, 88 * bps + 120, bps))
+    np.testing.assert_allclose(W.sum(1)[:264].numpy(), 1.0, rtol=1e-5)
+    assert float(W[-1].abs().sum()) == 0.0            # far above 8 kHz
+    t = torch.arange(sr) / sr
+    for key in (60, 69, 84, 100):
+        f0 = float(midi_to_hz(key))
+        spec = stft(torch.sin(2 * np.pi * f0 * t), n_fft, 256).abs().mean(-1)   # [513]
+        logspec = W @ spec
+        assert abs(int(logspec[:264].argmax()) - ((key - 21) * bps + 1)) <= 1, key
+
+
+def test_pitch_branch_is_key_equivariant_and_shaped():
+    """The pitch features of a tone shifted by a semitone are the features shifted by one key."""
+    from stemscribe.model.pitch import HarmonicPitchFront, midi_to_hz
+    from stemscribe.spectral import log_magnitude, stft
+
+    torch.manual_seed(0)
+    front = HarmonicPitchFront(16000, 1024, channels=4).eval()
+    t = torch.arange(16000) / 16000
+
+    def feats(key):
+        x = sum(torch.sin(2 * np.pi * h * float(midi_to_hz(key)) * t) / h for h in (1, 2, 3))
+        return front(log_magnitude(stft(x, 1024, 256)).unsqueeze(0))[0, 20:40].mean(0)   # [88, 4]
+
+    with torch.no_grad():
+        a, b = feats(72), feats(73)
+    assert a.shape == (88, 4)
+    # Not exact (STFT bins are linear), but far closer shifted than unshifted.
+    assert (a[40:60] - b[41:61]).abs().mean() < 0.5 * (a[40:60] - b[40:60]).abs().mean()
+
+
+def test_v2_initialised_from_v1_weights_computes_what_v1_did(tmp_path):
+    """crnn-v2's pitch branch starts as a no-op, so warm-starting from a v1 checkpoint loses nothing."""
+    from stemscribe.checkpoint import init_from
+
+    torch.manual_seed(0)
+    v1 = JointNet(replace(tiny_config(), arch="crnn-v1")).eval()
+    save_checkpoint(tmp_path / "v1.pt", v1, v1.cfg)
+    v2 = JointNet(tiny_config()).eval()
+    assert v2.cfg.arch == "crnn-v2" and v2.pitch is not None and v1.pitch is None
+    new = init_from(v2, tmp_path / "v1.pt")
+    assert new and all(k.startswith("pitch") for k in new)
+    x = torch.rand(2, v1.cfg.n_bins, 30) * 4
+    with torch.no_grad():
+        o1, o2 = v1(x), v2(x)
+    torch.testing.assert_close(o1.masks, o2.masks)
+    torch.testing.assert_close(o1.frame_logits, o2.frame_logits)
+    # ...and the branch is trained: one step moves the pitched rows' logits, not the drums'.
+    opt = torch.optim.SGD(v2.parameters(), lr=0.1)
+    v2.train()
+    for _ in range(2):
+        out = v2(x)
+        loss = out.frame_logits.sigmoid().mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+    assert float(v2.pitch_out_w.abs().sum()) > 0
+    # A checkpoint of a bigger network does not fit a smaller one: one sentence naming the file.
+    big = JointNet(replace(tiny_config(), front_dim=48))
+    save_checkpoint(tmp_path / "big.pt", big, big.cfg)
+    with pytest.raises(CheckpointError, match="big.pt"):
+        init_from(JointNet(tiny_config()), tmp_path / "big.pt")

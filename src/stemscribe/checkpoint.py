@@ -25,7 +25,7 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     """The network for a config, by architecture name."""
     from .model.network import JointNet
 
-    archs = {"crnn-v1": JointNet}
+    archs = {"crnn-v1": JointNet, "crnn-v2": JointNet}  # v2 adds the pitch branch (model/pitch.py)
     if cfg.arch not in archs:
         raise CheckpointError(f"unknown architecture {cfg.arch!r}; this version knows {', '.join(archs)}")
     return archs[cfg.arch](cfg)
@@ -63,6 +63,22 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this stemscribe "
                               f"understands ({FORMAT_VERSION}); upgrade stemscribe")
     return ckpt
+
+
+def init_from(model: nn.Module, path: str | Path) -> list[str]:
+    """Copy the weights of checkpoint ``path`` into ``model`` (a warm start). Parameters the
+    checkpoint lacks, the parts a newer architecture adds (crnn-v1 -> crnn-v2's pitch branch),
+    keep their initialisation; their names are returned. Weights of another shape, or ones the
+    model has no place for, are an error naming the file."""
+    state = {k: v.float() if v.is_floating_point() else v for k, v in read_checkpoint(path)["state_dict"].items()}
+    try:
+        res = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit this architecture ({str(e)[:200]})") from None
+    if res.unexpected_keys:
+        raise CheckpointError(f"{path}: has weights this architecture has no place for "
+                              f"({', '.join(res.unexpected_keys[:5])})")
+    return list(res.missing_keys)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig, dict]:

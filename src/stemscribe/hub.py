@@ -25,7 +25,7 @@ ALL_HEADS = frozenset({"mi", "dc", "tr", "act"})
 
 def tiny_config() -> ModelConfig:
     """The tiny test architecture (a few thousand parameters per head)."""
-    return ModelConfig(front_dim=32, conv_kernel=3, rnn_dim=16, rnn_layers=1, dropout=0.0, dc_dim=4)
+    return ModelConfig(front_dim=32, conv_kernel=3, rnn_dim=16, rnn_layers=1, dropout=0.0, dc_dim=4, pitch_channels=4)
 
 
 def registry() -> dict[str, dict]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import build_model, read_checkpoint, save_checkpoint
+from .checkpoint import build_model, init_from, read_checkpoint, save_checkpoint
 from .data.dataset import Batch, MixtureSampler, load_dataset
 from .model.config import ModelConfig, TrainConfig, from_dict
 from .model.losses import activity_loss, deep_clustering_loss, mask_inference_loss, transcription_loss
@@ -173,7 +173,9 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
             opt.load_state_dict(ck["optimizer"])
         say(f"resumed {paths.last} at step {step}")
     elif init:
-        model.load_state_dict({k: v.float() for k, v in read_checkpoint(init)["state_dict"].items()})
+        new = init_from(model, init)
+        say(f"initialised from {init}" + (f"; {len(new)} new tensors start fresh ({', '.join(new[:4])}, ...)"
+                                          if new else ""))
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP

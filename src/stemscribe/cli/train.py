@@ -16,6 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", default="data/cache", help="where the 16 kHz training cache is kept")
     p.add_argument("--steps", type=int, default=None, help="number of optimiser steps (overrides the preset)")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (overrides the preset)")
+    p.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps (overrides the preset)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--init", default=None, help="start from the weights of this checkpoint")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -28,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from . import UserError
+    from ..checkpoint import CheckpointError
     from ..data.slakh import DataError
     from ..presets import load_preset
     from ..train import train
@@ -36,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         mcfg, tcfg = load_preset(args.preset)
     except ValueError as e:
         raise UserError(str(e)) from None
-    over = {k: v for k, v in {"steps": args.steps, "batch_size": args.batch_size, "threads": args.threads,
+    over = {k: v for k, v in {"steps": args.steps, "batch_size": args.batch_size,
+                              "lr": args.lr, "warmup_steps": args.warmup_steps, "threads": args.threads,
                               "seed": args.seed}.items() if v is not None}
     tcfg = replace(tcfg, **over)
     val = [d for d in args.val_data if Path(d).exists()]
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         res = train(mcfg, tcfg, args.data, val, args.out or f"runs/{tcfg.preset}", args.cache, args.resume,
                     args.device, args.init)
-    except DataError as e:
+    except (DataError, CheckpointError) as e:
         raise UserError(str(e)) from None
     print(f"done: {res}")
     return 0

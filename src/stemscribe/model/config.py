@@ -20,9 +20,15 @@ class ModelConfig:
     Heads: masks (one per class, softmax across classes so masks sum to 1), deep-clustering
     embeddings of ``dc_dim`` per time-frequency bin, transcription (frame, onset, velocity per
     row: 88 keys per pitched class, 5 drum classes for drums), activity (one logit per class).
+
+    "crnn-v2" adds a pitch branch (model/pitch.py): the log spectrum resampled to
+    ``pitch_bins_per_semitone`` bins a semitone, stacked at ``pitch_harmonics`` (multiples of f0),
+    and 2-D convolutions shared across keys give ``pitch_channels`` features per key and frame.
+    They feed the shared part (added to the front features) and the pitched classes' piano rolls
+    (modulated per class by the shared state). "crnn-v1" ignores the ``pitch_*`` fields.
     """
 
-    arch: str = "crnn-v1"
+    arch: str = "crnn-v2"
     sample_rate: int = 16000
     n_fft: int = 1024
     hop: int = 256
@@ -33,6 +39,9 @@ class ModelConfig:
     rnn_layers: int = 3
     dropout: float = 0.1
     dc_dim: int = 20
+    pitch_bins_per_semitone: int = 3
+    pitch_harmonics: list[float] = field(default_factory=lambda: [0.5, 1, 2, 3, 4, 5, 6, 7])
+    pitch_channels: int = 16
 
     @property
     def n_bins(self) -> int:

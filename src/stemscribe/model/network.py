@@ -11,6 +11,16 @@ mixture log-spectrum [B, F, T]
      ACT : Linear(shared -> C)                                     activity logits [B, T, C]
 R is the sum of the classes' transcription rows (88 per pitched class, 5 for drums).
 
+"crnn-v2" adds the pitch branch of model/pitch.py, per-key features P [B, T, 88, Cp] computed
+by convolutions shared across keys from a harmonically stacked log-frequency spectrum:
+  - Linear(88*Cp -> front_dim)(P) is added to the front features before the temporal conv, so the
+    shared representation (and through it the masks) sees pitch evidence;
+  - each pitched class c reads its piano roll from P modulated by the shared state s:
+    logits[c, k] += W_c . GELU(P[k] * (1 + g_c(s)) + b_c(s)) + bias_c[k]   (FiLM per class),
+    added to the v1 linear head's logits, so the BLSTM says which instrument plays and P says
+    which pitch. Both additions start at zero, so a v2 network initialised from v1 weights
+    computes exactly what the v1 network did (``init_from`` in train.py relies on this).
+
 Why this shape: the BLSTM stack is what Cerberus used and is strong at the long-range
 context transcription and activity need; the linear frequency compression keeps the
 per-frame cost low enough for 20x real time on a 2-core CPU, and the front features
@@ -23,7 +33,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..classes import N_KEYS
 from .config import ModelConfig
+from .pitch import HarmonicPitchFront
 
 
 TR_PRIOR_LOGIT = -4.5
@@ -67,6 +79,28 @@ class JointNet(nn.Module):
             bias = self.tr_head.bias.view(R, 3)
             bias[:, 0].fill_(TR_PRIOR_LOGIT)
             bias[:, 1].fill_(TR_PRIOR_LOGIT)
+        self.pitch = None
+        if cfg.arch == "crnn-v2":
+            self._build_pitch_branch(cfg, H)
+
+    def _build_pitch_branch(self, cfg: ModelConfig, H: int) -> None:
+        Cp = cfg.pitch_channels
+        self.pitch = HarmonicPitchFront(cfg.sample_rate, cfg.n_fft, cfg.pitch_bins_per_semitone,
+                                        tuple(cfg.pitch_harmonics), Cp)
+        self.pitch_to_front = nn.Linear(N_KEYS * Cp, cfg.front_dim)
+        starts = [sum(self.rows[:i]) for i in range(len(self.rows))]
+        pitched = [i for i, r in enumerate(self.rows) if r == N_KEYS]
+        # The transcription rows the pitch branch writes to: 88 per pitched class, in class order.
+        self.register_buffer("pitch_rows", torch.tensor([starts[i] + k for i in pitched for k in range(N_KEYS)]),
+                             persistent=False)
+        P = len(pitched)
+        self.pitch_film = nn.Linear(H, P * 2 * Cp)
+        self.pitch_out_w = nn.Parameter(torch.zeros(P, Cp, 3))
+        self.pitch_out_b = nn.Parameter(torch.zeros(P, N_KEYS, 3))
+        with torch.no_grad():  # start as an exact no-op (see the module docstring)
+            for lin in (self.pitch_to_front, self.pitch_film):
+                lin.weight.zero_()
+                lin.bias.zero_()
 
     def forward(self, features: torch.Tensor, dc_frames: torch.Tensor | None = None,
                 want_embeddings: bool = True) -> NetOutput:
@@ -75,8 +109,13 @@ class JointNet(nn.Module):
         B, F, T = features.shape
         x = features.transpose(1, 2) * self.in_scale + self.in_bias          # [B, T, F]
         front = self.front(x)                                                # [B, T, front]
-        y = self.conv(front.transpose(1, 2)).transpose(1, 2)                  # [B, T, front]
-        y = front + nn.functional.gelu(self.conv_norm(y))
+        y = front
+        if self.pitch is not None:
+            pitch = self.pitch(features)                                     # [B, T, 88, Cp]
+            y = front + self.pitch_to_front(pitch.flatten(2))
+        y0 = y
+        y = self.conv(y.transpose(1, 2)).transpose(1, 2)                      # [B, T, front]
+        y = y0 + nn.functional.gelu(self.conv_norm(y))
         shared, _ = self.rnn(y)                                              # [B, T, H]
         shared = self.drop(shared)
 
@@ -91,8 +130,17 @@ class JointNet(nn.Module):
             emb = nn.functional.normalize(emb, dim=-1)                       # [B, T', F, D]
 
         tr = self.tr_head(shared).view(B, T, -1, 3)                          # [B, T, R, 3]
+        if self.pitch is not None:
+            tr = tr.index_add(2, self.pitch_rows, self._pitched_logits(pitch, shared).flatten(2, 3))
         return NetOutput(masks=masks, embeddings=emb, frame_logits=tr[..., 0], onset_logits=tr[..., 1],
                          velocity=torch.sigmoid(tr[..., 2]), activity_logits=self.act_head(shared))
+
+    def _pitched_logits(self, pitch: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+        """P ``[B, T, 88, Cp]``, shared ``[B, T, H]`` -> ``[B, T, P, 88, 3]`` logits of the pitched classes."""
+        B, T, K, Cp = pitch.shape
+        g, b = self.pitch_film(shared).view(B, T, -1, 2, Cp).unbind(3)        # [B, T, P, Cp] each
+        z = nn.functional.gelu(pitch.unsqueeze(2) * (1 + g.unsqueeze(3)) + b.unsqueeze(3))  # [B, T, P, 88, Cp]
+        return torch.einsum("btpkc,pcj->btpkj", z, self.pitch_out_w) + self.pitch_out_b
 
     def split_rows(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Split a ``[..., R]`` transcription tensor into one ``[..., rows_c]`` per class."""
