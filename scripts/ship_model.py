@@ -26,7 +26,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
     ap.add_argument("--name", default="default")
-    ap.add_argument("--description", default="joint separation + transcription + activity model (crnn-v1)")
+    ap.add_argument("--description", default=None,
+                    help="default: 'joint separation + transcription + activity model (ARCH)'")
     args = ap.parse_args()
     model, cfg, ck = load_model(args.checkpoint)
     tc = from_dict(TrainConfig, ck["train_config"]) if ck.get("train_config") else None
@@ -35,7 +36,8 @@ def main() -> None:
     extra = {"source": str(args.checkpoint), **{k: ck["extra"][k] for k in kept if k in ck["extra"]}}
     save_checkpoint(dest, model, cfg, tc, ck["step"], extra=extra, half=True)
     reg = json.loads(REGISTRY_FILE.read_text()) if REGISTRY_FILE.is_file() else {}
-    reg[args.name] = {"file": dest.name, "sha256": sha256(dest), "description": args.description,
+    description = args.description or f"joint separation + transcription + activity model ({cfg.arch})"
+    reg[args.name] = {"file": dest.name, "sha256": sha256(dest), "description": description,
                       "arch": cfg.arch, "steps": ck["step"], "preset": tc.preset if tc else None,
                       "size_mb": round(dest.stat().st_size / 1e6, 2)}
     REGISTRY_FILE.write_text(json.dumps(reg, indent=2) + "\n")

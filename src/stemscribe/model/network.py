@@ -138,9 +138,12 @@ class JointNet(nn.Module):
     def _pitched_logits(self, pitch: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
         """P ``[B, T, 88, Cp]``, shared ``[B, T, H]`` -> ``[B, T, P, 88, 3]`` logits of the pitched classes."""
         B, T, K, Cp = pitch.shape
-        g, b = self.pitch_film(shared).view(B, T, -1, 2, Cp).unbind(3)        # [B, T, P, Cp] each
-        z = nn.functional.gelu(pitch.unsqueeze(2) * (1 + g.unsqueeze(3)) + b.unsqueeze(3))  # [B, T, P, 88, Cp]
-        return torch.einsum("btpkc,pcj->btpkj", z, self.pitch_out_w) + self.pitch_out_b
+        film = self.pitch_film(shared).view(B, T, -1, 2, Cp)                 # [B, T, P, 2, Cp]
+        out = []
+        for c in range(film.shape[2]):  # one class at a time: [B, T, 88, Cp] temporaries, not P of them
+            z = nn.functional.gelu(torch.addcmul(film[:, :, c, 1:2], pitch, 1 + film[:, :, c, 0:1]))
+            out.append(z @ self.pitch_out_w[c] + self.pitch_out_b[c])        # [B, T, 88, 3]
+        return torch.stack(out, dim=2)
 
     def split_rows(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Split a ``[..., R]`` transcription tensor into one ``[..., rows_c]`` per class."""
