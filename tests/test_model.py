@@ -200,3 +200,16 @@ def test_v2_initialised_from_v1_weights_computes_what_v1_did(tmp_path):
     save_checkpoint(tmp_path / "big.pt", big, big.cfg)
     with pytest.raises(CheckpointError, match="big.pt"):
         init_from(JointNet(tiny_config()), tmp_path / "big.pt")
+
+
+def test_pitch_branch_gives_the_same_features_chunk_by_chunk():
+    """At inference the pitch branch runs a batch one item at a time (bounded memory); the
+    features must equal the batched computation."""
+    from stemscribe.model.pitch import HarmonicPitchFront
+
+    torch.manual_seed(0)
+    front = HarmonicPitchFront(16000, 1024, channels=4)
+    x = torch.rand(3, 513, 50) * 4
+    batched = front(x).detach()                     # grad enabled: the batched path
+    with torch.no_grad():
+        torch.testing.assert_close(front(x), batched, rtol=1e-5, atol=1e-5)
