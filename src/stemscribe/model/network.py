@@ -19,7 +19,7 @@ by convolutions shared across keys from a harmonically stacked log-frequency spe
     logits[c, k] += W_c . GELU(P[k] * (1 + g_c(s)) + b_c(s)) + bias_c[k]   (FiLM per class),
     added to the v1 linear head's logits, so the BLSTM says which instrument plays and P says
     which pitch. Both additions start at zero, so a v2 network initialised from v1 weights
-    computes exactly what the v1 network did (``init_from`` in train.py relies on this).
+    computes exactly what the v1 network did (``checkpoint.init_from``, ``train --init`` rely on it).
 
 Why this shape: the BLSTM stack is what Cerberus used and is strong at the long-range
 context transcription and activity need; the linear frequency compression keeps the
