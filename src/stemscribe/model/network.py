@@ -1,4 +1,4 @@
-"""The joint network (architecture "crnn-v1").
+"""The joint network (architectures "crnn-v1" and "crnn-v2", the default).
 
 mixture log-spectrum [B, F, T]
   -> per-bin affine, Linear(F -> front_dim), GELU           (frequency compression, per frame)
