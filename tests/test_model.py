@@ -136,7 +136,8 @@ def test_log_frequency_matrix_puts_a_tone_on_its_key():
     """A sine at key k's f0 peaks within a bin of the key's centre bin of the log-frequency
     spectrum (below about 500 Hz the 15.6 Hz STFT bins, not the log bins, limit where the peak
     falls), and the rows above Nyquist are empty."""
-    from stemscribe.model.pitch import log_frequency_matrix, midi_to_hz
+    from stemscribe.model.pitch import log_frequency_matrix
+    from stemscribe.notes import midi_to_hz
     from stemscribe.spectral import stft
 
     sr, n_fft, bps = 16000, 1024, 3
@@ -153,7 +154,8 @@ def test_log_frequency_matrix_puts_a_tone_on_its_key():
 
 def test_pitch_branch_is_key_equivariant_and_shaped():
     """The pitch features of a tone shifted by a semitone are the features shifted by one key."""
-    from stemscribe.model.pitch import HarmonicPitchFront, midi_to_hz
+    from stemscribe.model.pitch import HarmonicPitchFront
+    from stemscribe.notes import midi_to_hz
     from stemscribe.spectral import log_magnitude, stft
 
     torch.manual_seed(0)

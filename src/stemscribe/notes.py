@@ -58,6 +58,11 @@ class DecodeOptions:
             self.min_note_length)
 
 
+
+def midi_to_hz(pitch: np.ndarray | float) -> np.ndarray:
+    """MIDI note number(s) to Hz (A4 = MIDI 69 = 440 Hz), as float64."""
+    return 440.0 * 2.0 ** ((np.asarray(pitch, dtype=np.float64) - 69.0) / 12.0)
+
 def pitch_row(pitch: int, is_drum: bool) -> int | None:
     """Roll row of a MIDI note, or None when it falls outside the class's rows."""
     if is_drum:
@@ -146,7 +151,7 @@ def notes_to_arrays(notes: Iterable[Note]) -> tuple[np.ndarray, np.ndarray, np.n
     if not notes:
         return np.zeros((0, 2)), np.zeros(0), np.zeros(0)
     iv = np.array([[n.start, n.end] for n in notes], float)
-    hz = 440.0 * 2.0 ** ((np.array([n.pitch for n in notes], float) - 69.0) / 12.0)
+    hz = midi_to_hz([n.pitch for n in notes])
     return iv, hz, np.array([n.velocity for n in notes], float)
 
 

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..classes import DRUM_CLASSES, GM_DRUM_MAP
-from ..notes import Note, notes_to_arrays
+from ..notes import Note, midi_to_hz, notes_to_arrays
 
 # A reference whose RMS over the evaluated crop is below this (dB relative to full scale, 1.0)
 # holds no usable energy: -80 dBFS is below 16-bit dither, so SI-SDR/SDR against it measure
@@ -282,7 +282,7 @@ def notes_to_multipitch(notes: Sequence[Note], duration: float, frame_rate: floa
         b = int(np.ceil(note.end * frame_rate - 1e-9))
         for i in range(max(a, 0), min(b, n)):
             active[i].add(int(note.pitch))
-    freqs = [440.0 * 2.0 ** ((np.array(sorted(p), float) - 69.0) / 12.0) for p in active]
+    freqs = [midi_to_hz(sorted(p)) for p in active]
     return times, freqs
 
 

@@ -89,7 +89,7 @@ class JointNet(nn.Module):
                                         tuple(cfg.pitch_harmonics), Cp)
         self.pitch_to_front = nn.Linear(N_KEYS * Cp, cfg.front_dim)
         starts = [sum(self.rows[:i]) for i in range(len(self.rows))]
-        pitched = [i for i, r in enumerate(self.rows) if r == N_KEYS]
+        pitched = [i for i, c in enumerate(cfg.class_map.classes) if not c.is_drum]
         # The transcription rows the pitch branch writes to: 88 per pitched class, in class order.
         self.register_buffer("pitch_rows", torch.tensor([starts[i] + k for i in pitched for k in range(N_KEYS)]),
                              persistent=False)

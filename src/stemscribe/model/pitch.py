@@ -22,13 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..classes import N_KEYS
-
-LOWEST_KEY = 21  # MIDI note of the piano roll's first row (A0)
-
-
-def midi_to_hz(m: np.ndarray | float) -> np.ndarray:
-    return 440.0 * 2.0 ** ((np.asarray(m, dtype=np.float64) - 69.0) / 12.0)
+from ..classes import MIN_PITCH, N_KEYS
+from ..notes import midi_to_hz
 
 
 def log_frequency_matrix(sample_rate: int, n_fft: int, lowest_midi: float, n_bins: int,
@@ -69,10 +64,10 @@ class HarmonicPitchFront(nn.Module):
         if bps < 1 or bps % 2 == 0:
             raise ValueError(f"bins_per_semitone must be odd and >= 1 (so each key has a centre bin), got {bps}")
         shifts = [round(12 * math.log2(h) * bps) for h in harmonics]
-        self.bps, self.n_key_bins = bps, N_KEYS * bps
+        self.n_key_bins = N_KEYS * bps
         # The log spectrum spans the lowest harmonic of the lowest key to the highest of the highest.
         # Key k's centre bin is bin k*bps + bps//2 of the key region, so the region starts half a key low.
-        lowest = LOWEST_KEY - (bps // 2) / bps + min(shifts) / bps
+        lowest = MIN_PITCH - (bps // 2) / bps + min(shifts) / bps
         n_bins = self.n_key_bins + max(shifts) - min(shifts)
         self.offsets = [s - min(shifts) for s in shifts]
         self.register_buffer("logf", torch.from_numpy(log_frequency_matrix(sample_rate, n_fft, lowest, n_bins, bps)),
