@@ -81,6 +81,25 @@ def test_reader_errors_name_the_folder(tmp_path):
         find_tracks(tmp_path)
 
 
+def test_temper_masks_softens_or_sharpens_and_keeps_the_sum():
+    import torch
+
+    from stemscribe.inference import temper_masks
+
+    torch.manual_seed(0)
+    m = torch.softmax(torch.randn(4, 10, 7) * 2, dim=0)
+    assert temper_masks(m, 1.0) is m
+    soft, hard = temper_masks(m, 0.5), temper_masks(m, np.array([2.0, 2.0, 2.0, 2.0]))
+    for t in (soft, hard):
+        torch.testing.assert_close(t.sum(0), torch.ones(10, 7))
+    assert soft.amax(0).mean() < m.amax(0).mean() < hard.amax(0).mean()
+    # exponents compose: (m^a)^b renormalised = m^(ab)
+    torch.testing.assert_close(temper_masks(temper_masks(m, 2.0), 0.5), m, rtol=1e-4, atol=1e-5)
+    # a class with exponent 1 among others: the others' change moves it only through the renormalisation
+    mixed = temper_masks(m, np.array([1.0, 0.5, 0.5, 0.5], np.float32))
+    assert not torch.allclose(mixed[0], m[0])
+
+
 def test_gate_masks_moves_gated_energy_to_the_catch_all():
     import torch
 

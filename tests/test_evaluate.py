@@ -191,6 +191,16 @@ def test_tune_stores_per_class_thresholds_used_by_separator(dataset: Path, tmp_p
     i = sep.class_map.index("piano")
     assert (low[i], high[i]) == (extra["gate"]["piano"]["low"], extra["gate"]["piano"]["high"])
     assert extra["gate_tuning"]["classes"]["piano"]["tracks"] == 2
+    # the mask exponents were tuned for the named classes, from the grid, and the Separator uses them
+    from stemscribe.evaluate.tune import POWER_GRID
+
+    assert set(extra["mask_power"]) == {"piano", "guitar", "bass", "drums", "strings"}
+    assert all(p in POWER_GRID for p in extra["mask_power"].values())
+    mp = extra["mask_power_tuning"]
+    assert mp["si_sdr"] >= mp["si_sdr_default"]
+    assert sep.mask_powers()[i] == extra["mask_power"]["piano"]
+    assert sep.mask_powers()[sep.class_map.index("other")] == 1.0
+    assert (Separator(str(tuned), mask_power=0.5).mask_powers() == 0.5).all()   # the user's value wins
     sep = Separator(str(tuned), decode=DecodeOptions(onset_threshold=0.42))
     assert sep.decode_options("piano").onset_threshold == 0.42    # the user's value wins
     assert Separator(str(ckpt)).decode_options("piano") == DecodeOptions(0.5, 0.3, 0.05)  # untuned: defaults
@@ -227,6 +237,30 @@ def test_gate_tuning_drops_the_gate_of_a_deaf_activity_head(dataset: Path):
              for t in tracks]
     # activity 1 everywhere: every gate is 1, no gain anywhere, the default is kept
     assert all((g.low, g.high) == GATE_GRID[0] for g in tune_gates(sep, awake).values())
+
+
+def test_mask_power_tuning_finds_the_exponent_that_undoes_a_distortion(dataset: Path):
+    """Give the tuner masks that are the tiny model's raised to the 4th power (renormalised): the
+    exponent 0.25 restores them exactly, so the tuner must score it at least as well as any other
+    exponent; and the mean SI-SDR it reports for the exponents 1 must be that of the distorted masks."""
+    from dataclasses import replace as dc_replace
+
+    from stemscribe import Separator
+    from stemscribe.evaluate.tune import _mean_over_classes, _stem_si_sdrs, analyse_tracks, tune_mask_power
+    from stemscribe.inference import temper_masks
+
+    sep = Separator("tiny-test")
+    tracks = analyse_tracks(sep, dataset)
+    hard = [dc_replace(t, analysis=dc_replace(t.analysis, masks=temper_masks(t.analysis.masks.float(), 4.0).half()))
+            for t in tracks]
+    res = tune_mask_power(sep, hard, grid=(1.0, 0.25))
+    low, high = sep.gate_bounds()
+    original = _mean_over_classes(_stem_si_sdrs(sep, tracks, low, high, 1.0))
+    distorted = _mean_over_classes(_stem_si_sdrs(sep, hard, low, high, 1.0))
+    assert abs(res.si_sdr_default - distorted) < 1e-3
+    assert res.si_sdr >= max(distorted, original) - 0.05         # float16 masks: restored up to rounding
+    if original > distorted + 0.1:
+        assert set(res.powers.values()) == {0.25}
 
 
 def test_tune_refuses_the_test_split(dataset: Path, tmp_path: Path, capsys):

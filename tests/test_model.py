@@ -173,35 +173,66 @@ def test_pitch_branch_is_key_equivariant_and_shaped():
     assert (a[40:60] - b[41:61]).abs().mean() < 0.5 * (a[40:60] - b[40:60]).abs().mean()
 
 
-def test_v2_initialised_from_v1_weights_computes_what_v1_did(tmp_path):
-    """crnn-v2's pitch branch starts as a no-op, so warm-starting from a v1 checkpoint loses nothing."""
+@pytest.mark.parametrize("old_arch,new_arch,new_prefix", [("crnn-v1", "crnn-v2", "pitch"),
+                                                         ("crnn-v2", "crnn-v3", "note_mask")])
+def test_newer_arch_initialised_from_older_weights_computes_what_it_did(tmp_path, old_arch, new_arch, new_prefix):
+    """crnn-v2's pitch branch and crnn-v3's note-informed masks start as no-ops, so warm-starting
+    from the previous architecture's checkpoint loses nothing; then the new parts train."""
     from stemscribe.checkpoint import init_from
 
     torch.manual_seed(0)
-    v1 = JointNet(replace(tiny_config(), arch="crnn-v1")).eval()
-    save_checkpoint(tmp_path / "v1.pt", v1, v1.cfg)
-    v2 = JointNet(tiny_config()).eval()
-    assert v2.cfg.arch == "crnn-v2" and v2.pitch is not None and v1.pitch is None
-    new = init_from(v2, tmp_path / "v1.pt")
-    assert new and all(k.startswith("pitch") for k in new)
-    x = torch.rand(2, v1.cfg.n_bins, 30) * 4
+    old = JointNet(replace(tiny_config(), arch=old_arch)).eval()
+    save_checkpoint(tmp_path / "old.pt", old, old.cfg)
+    new_net = JointNet(replace(tiny_config(), arch=new_arch)).eval()
+    assert (new_net.pitch is not None) and (old.pitch is not None) == (old_arch != "crnn-v1")
+    assert (new_net.note_mask is not None) == (new_arch == "crnn-v3") and old.note_mask is None
+    added = init_from(new_net, tmp_path / "old.pt")
+    assert added and all(k.startswith(new_prefix) for k in added)
+    x = torch.rand(2, old.cfg.n_bins, 30) * 4
     with torch.no_grad():
-        o1, o2 = v1(x), v2(x)
+        o1, o2 = old(x), new_net(x)
     torch.testing.assert_close(o1.masks, o2.masks)
     torch.testing.assert_close(o1.frame_logits, o2.frame_logits)
-    # ...and the branch is trained: one step moves the pitched rows' logits, not the drums'.
-    opt = torch.optim.SGD(v2.parameters(), lr=0.1)
-    v2.train()
+    # ...and the new part is trained by the losses that reach it.
+    opt = torch.optim.SGD(new_net.parameters(), lr=0.1)
+    new_net.train()
     for _ in range(2):
-        out = v2(x)
-        loss = out.frame_logits.sigmoid().mean()
+        out = new_net(x)
+        loss = out.frame_logits.sigmoid().mean() + out.masks[:, 0].mean()
         opt.zero_grad(); loss.backward(); opt.step()
-    assert float(v2.pitch_out_w.detach().abs().sum()) > 0
+    moved = new_net.pitch_out_w if new_prefix == "pitch" else new_net.note_mask.harmonic_weights
+    assert float(moved.detach().abs().sum()) > 0
     # A checkpoint of a bigger network does not fit a smaller one: one sentence naming the file.
     big = JointNet(replace(tiny_config(), front_dim=48))
     save_checkpoint(tmp_path / "big.pt", big, big.cfg)
     with pytest.raises(CheckpointError, match="big.pt"):
         init_from(JointNet(tiny_config()), tmp_path / "big.pt")
+
+
+def test_note_masks_open_the_harmonics_of_the_notes_heard():
+    """crnn-v3: a piano row's frame probability raises the piano mask at its key's harmonics
+    (and only there), by the learned harmonic weight; templates peak at 1 at h * f0."""
+    from stemscribe.model.notemask import WEIGHT_SCALE, NoteMaskPrior, harmonic_templates
+    from stemscribe.notes import midi_to_hz
+
+    T = harmonic_templates(16000, 1024, 4)
+    assert T.shape == (4, 88, 513) and T.max() <= 1.0
+    f0 = float(midi_to_hz(69))                                   # A4, key 48
+    for h in range(4):
+        assert int(T[h, 48].argmax()) == round((h + 1) * f0 / (16000 / 1024))
+    assert T[:, 87].sum() > 0 and T[3, 87].sum() == 0             # C8's 4th harmonic is above Nyquist
+
+    cmap = tiny_config().class_map
+    prior = NoteMaskPrior(cmap, 16000, 1024, n_harmonics=4)
+    with torch.no_grad():
+        prior.harmonic_weights[0] = torch.tensor([2.0, 1.0, 0.0, 0.0]) / WEIGHT_SCALE
+    logits = torch.full((1, 1, sum(prior.rows)), -30.0)
+    logits[0, 0, 48] = 30.0                                       # class 0, A4 on
+    out = prior(logits).detach()                                  # [1, 1, C, 513]
+    assert out.shape == (1, 1, len(cmap.classes), 513)
+    b1, b2 = round(f0 / 15.625), round(2 * f0 / 15.625)
+    assert out[0, 0, 0, b1] > 1.5 and 0.5 < out[0, 0, 0, b2] < 1.01
+    assert float(out[0, 0, 0, :b1 - 2].abs().max()) < 1e-6 and float(out[0, 0, 1:].abs().max()) < 1e-6
 
 
 def test_pitch_branch_gives_the_same_features_chunk_by_chunk():

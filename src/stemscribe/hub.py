@@ -52,6 +52,8 @@ class LoadedModel:
         ``{class: {"onset_threshold": p, "frame_threshold": p}}``; empty when never tuned.
     gate: per-class activity-gate bounds tuned on the validation split, ``{class: {"low": p,
         "high": p}}`` (``high`` 0: not gated); empty when never tuned (the defaults apply).
+    mask_power: per-class mask exponent tuned on the validation split (``inference.temper_masks``),
+        ``{class: p}``; empty when never tuned (1: the masks as the network gives them).
     """
 
     model: nn.Module
@@ -60,6 +62,7 @@ class LoadedModel:
     heads: frozenset[str] = ALL_HEADS
     decode: dict[str, dict[str, float]] = field(default_factory=dict)
     gate: dict[str, dict[str, float]] = field(default_factory=dict)
+    mask_power: dict[str, float] = field(default_factory=dict)
 
 
 def trained_heads(train_config: dict | None) -> frozenset[str]:
@@ -73,7 +76,7 @@ def _from_checkpoint(path: Path, name: str, device) -> LoadedModel:
     model, cfg, ck = load_model(path, device)
     extra = ck.get("extra") or {}
     return LoadedModel(model, cfg, name, trained_heads(ck.get("train_config")), dict(extra.get("decode") or {}),
-                       dict(extra.get("gate") or {}))
+                       dict(extra.get("gate") or {}), dict(extra.get("mask_power") or {}))
 
 
 def load_model_info(name_or_path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:

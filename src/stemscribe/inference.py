@@ -141,6 +141,18 @@ def gate_masks(masks: torch.Tensor, g: torch.Tensor, catch: list[int]) -> torch.
     return gated
 
 
+def temper_masks(masks: torch.Tensor, power: np.ndarray | float) -> torch.Tensor:
+    """Raise each class's mask ``[C, F, T]`` (float32) to its power (a scalar or ``[C]``) and
+    renormalise over classes: below 1 softens the masks towards an even split, above 1 sharpens
+    them towards a binary mask (the exponent of a generalised Wiener filter). Returns a new tensor;
+    all powers 1 returns the masks unchanged."""
+    p = torch.as_tensor(np.broadcast_to(np.asarray(power, np.float32), masks.shape[:1]).copy())
+    if bool((p == 1.0).all()):
+        return masks
+    m = masks ** p[:, None, None]          # masks sum to 1, so some class is >= 1/C: no 0/0
+    return m / m.sum(0, keepdim=True)
+
+
 def render_params(sample_rate: int, cfg: ModelConfig) -> tuple[int, int]:
     """(n_fft, hop) of the full-rate STFT: the model's window length rounded to a power of two."""
     n_fft = int(2 ** round(np.log2(cfg.n_fft * sample_rate / cfg.sample_rate)))
@@ -156,12 +168,13 @@ def _interp_index(pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 def render(audio: np.ndarray, sample_rate: int, analysis: Analysis, cfg: ModelConfig, classes: list[int],
            segment_seconds: float = 30.0, device: str | torch.device = "cpu", gate: bool = True,
-           ) -> Iterator[tuple[int, np.ndarray]]:
+           mask_power: np.ndarray | float = 1.0) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start_sample, stems [len(classes), channels, n])`` segments covering the input.
 
     Stems are at the input's rate and channel count; the catch-all class, when asked for, is the
-    input minus the other classes (so the full set sums to the input exactly). With ``gate`` the
-    masks are first scaled by the activity gate (``gate_masks``), a segment at a time.
+    input minus the other classes (so the full set sums to the input exactly). The masks are first
+    tempered by ``mask_power`` (``temper_masks``; a scalar or ``[C]``), then, with ``gate``, scaled
+    by the activity gate (``gate_masks``), a segment at a time.
     """
     n_fft, hop = render_params(sample_rate, cfg)
     C, F, T = analysis.masks.shape
@@ -193,7 +206,7 @@ def render(audio: np.ndarray, sample_rate: int, analysis: Analysis, cfg: ModelCo
         lo, hi = int(t0.min()), int(t1.max()) + 1       # only this segment's model frames
         ti0, ti1 = torch.from_numpy(t0 - lo), torch.from_numpy(t1 - lo)
         twt = torch.from_numpy(tw)
-        seg_masks = analysis.masks[:, :, lo:hi].float()                       # [C, F, hi-lo]
+        seg_masks = temper_masks(analysis.masks[:, :, lo:hi].float(), mask_power)   # [C, F, hi-lo]
         if gate:
             seg_masks = gate_masks(seg_masks, gate_t[:, lo:hi], catch_model)
         out = np.zeros((len(classes), chans, s1 - s0), np.float32)

@@ -48,6 +48,8 @@ class SeparatorOptions:
     chunk_seconds / overlap_seconds: network chunk length and cross-fade, seconds.
     segment_seconds: length of the full-rate masking segments, seconds (bounds memory).
     gate: apply the smoothed activity to the masks (a silent instrument's stem stays silent).
+    mask_power: exponent applied to every class's mask before renormalising (``inference.temper_masks``);
+        None: the model's per-class values tuned on validation, else 1.
     activity_threshold: smoothed activity probability above which a class counts as playing.
     """
 
@@ -56,6 +58,7 @@ class SeparatorOptions:
     segment_seconds: float = 30.0
     batch_chunks: int = 4
     gate: bool = True
+    mask_power: float | None = None
     activity_threshold: float = 0.5
     decode: DecodeOptions = field(default_factory=DecodeOptions)
 
@@ -75,6 +78,7 @@ class Separator:
         self.heads = loaded.heads
         self.tuned_decode = loaded.decode
         self.tuned_gate = loaded.gate
+        self.tuned_mask_power = loaded.mask_power
         self.class_map = self.config.class_map
         self.options = replace(options or SeparatorOptions(), **overrides)
 
@@ -94,6 +98,13 @@ class Separator:
         low = np.array([self.tuned_gate.get(c, {}).get("low", GATE_LOW) for c in names], np.float32)
         high = np.array([self.tuned_gate.get(c, {}).get("high", GATE_HIGH) for c in names], np.float32)
         return low, high
+
+    def mask_powers(self) -> np.ndarray:
+        """``[C]`` mask exponents: the options' one for all classes if set, else the model's tuned
+        ones, else 1."""
+        if self.options.mask_power is not None:
+            return np.full(len(self.class_map), float(self.options.mask_power), np.float32)
+        return np.array([self.tuned_mask_power.get(c, 1.0) for c in self.class_map.names], np.float32)
 
     @property
     def sample_rate(self) -> int:
@@ -159,7 +170,7 @@ class Separator:
         out = {self.class_map.classes[ci].name: np.zeros_like(audio) for ci in which}
         names = list(out)
         for s0, seg in render(audio, sample_rate, an, self.config, which, self.options.segment_seconds,
-                              self.device, self.gating):
+                              self.device, self.gating, self.mask_powers()):
             for j, n in enumerate(names):
                 out[n][:, s0:s0 + seg.shape[-1]] = seg[j]
         notes, activity, rolls = self._transcribe(an, which)
@@ -200,7 +211,7 @@ class Separator:
                                     format=format.upper()) for n in names]
             try:
                 for _, seg in render(audio, sr, an, self.config, which, self.options.segment_seconds,
-                                     self.device, self.gating):
+                                     self.device, self.gating, self.mask_powers()):
                     for w, y in zip(writers, seg):
                         w.write(np.clip(y, -1, 1).T if format == "flac" else y.T)
             finally:

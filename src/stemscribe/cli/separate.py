@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="note sustain probability (0-1; default: the model's, tuned per class on validation data)")
     p.add_argument("--min-note-length", type=float, default=0.05, help="shortest note kept, seconds")
     p.add_argument("--no-gate", action="store_true", help="do not gate stems by the activity head")
+    p.add_argument("--mask-power", type=float, default=None,
+                   help="exponent for every mask before renormalising: below 1 softer stems (fewer artefacts, "
+                        "more bleed), above 1 harder (default: the model's values tuned on validation)")
     p.add_argument("--chunk-seconds", type=float, default=20.0, help="network chunk length, seconds")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -82,13 +85,15 @@ def run(args: argparse.Namespace) -> int:
     for name, v in (("--onset-threshold", args.onset_threshold), ("--frame-threshold", args.frame_threshold)):
         if v is not None and not 0.0 < v < 1.0:
             raise UserError(f"{name} must be between 0 and 1, got {v}")
+    if args.mask_power is not None and not 0.0 < args.mask_power <= 10.0:
+        raise UserError(f"--mask-power must be above 0 and at most 10, got {args.mask_power}")
     if args.threads is not None:
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1, got {args.threads}")
         import torch
 
         torch.set_num_threads(args.threads)
-    opts = SeparatorOptions(chunk_seconds=args.chunk_seconds, gate=not args.no_gate,
+    opts = SeparatorOptions(chunk_seconds=args.chunk_seconds, gate=not args.no_gate, mask_power=args.mask_power,
                             decode=DecodeOptions(args.onset_threshold, args.frame_threshold, args.min_note_length))
     try:
         sep = Separator(args.model, device=args.device, options=opts)

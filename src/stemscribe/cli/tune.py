@@ -1,5 +1,5 @@
-"""`stemscribe tune`: choose a checkpoint's activity gate and note thresholds per class on the
-validation split."""
+"""`stemscribe tune`: choose a checkpoint's mask exponents, activity gate and note thresholds per
+class on the validation split."""
 from __future__ import annotations
 
 import argparse
@@ -7,9 +7,9 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "tune", help="tune a checkpoint's activity gate and note thresholds on validation data",
+        "tune", help="tune a checkpoint's mask exponents, activity gate and note thresholds on validation data",
         description="Run the model once over each track of a Slakh-layout validation folder; sweep, per class, "
-                    "the activity gate's bounds for the best stem SI-SDR, then the onset and frame thresholds "
+                    "the mask exponent and the activity gate's bounds for the best stem SI-SDR, then the onset and frame thresholds "
                     "for the best note F1, and store them in the checkpoint, where `separate` and the Separator "
                     "API use them unless thresholds are given. The test split is refused.")
     p.add_argument("checkpoint", help="checkpoint file (.pt) to tune")
@@ -18,7 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only the first N tracks")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-gate-tuning", action="store_true",
-                   help="keep the default activity gate (tune the note thresholds only)")
+                   help="keep the default activity gate")
+    p.add_argument("--no-mask-power-tuning", action="store_true",
+                   help="keep the network's masks as they are (mask exponent 1)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(max(1, args.threads))
-    from ..evaluate.tune import analyse_tracks, tune_gates, tune_thresholds, write_tuning
+    from ..evaluate.tune import analyse_tracks, tune_gates, tune_mask_power, tune_thresholds, write_tuning
     from ..separator import Separator
 
     try:
@@ -49,11 +51,16 @@ def run(args: argparse.Namespace) -> int:
     if "tr" not in sep.heads:
         raise UserError(f"{args.checkpoint}: this model's transcription head was not trained; nothing to tune")
     say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
-    sep.tuned_gate = {}                      # start from the default gate, whatever was tuned before
+    sep.tuned_gate = {}                      # start from the defaults, whatever was tuned before
+    sep.tuned_mask_power = {}
     try:
         tracks = analyse_tracks(sep, args.data, args.limit, progress=say)
     except DataError as e:
         raise UserError(str(e)) from None
+    power = None
+    if "mi" in sep.heads and not args.no_mask_power_tuning:
+        power = tune_mask_power(sep, tracks, progress=say)
+        sep.tuned_mask_power = dict(power.powers)
     gates = {}
     if sep.gating and not args.no_gate_tuning:
         gates = tune_gates(sep, tracks, progress=say)
@@ -61,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
     tuning = tune_thresholds(sep, tracks, progress=say)
     if not tuning:
         raise UserError(f"{args.data}: no track has reference notes of any of the model's classes")
-    dest = write_tuning(args.checkpoint, tuning, args.data, args.out, gates)
+    dest = write_tuning(args.checkpoint, tuning, args.data, args.out, gates, power)
+    if power:
+        print(f"mask power: " + ", ".join(f"{c} {p:g}" for c, p in power.powers.items())
+              + f" (mean SI-SDR {power.si_sdr_default:.2f} -> {power.si_sdr:.2f} dB)")
     if gates:
         print(f"{'class':<8} {'gate':>9} {'SI-SDR default':>14} {'chosen':>6} {'no gate':>7} tracks")
         for c, g in gates.items():

@@ -26,9 +26,13 @@ class ModelConfig:
     and 2-D convolutions shared across keys give ``pitch_channels`` features per key and frame.
     They feed the shared part (added to the front features) and the pitched classes' piano rolls
     (modulated per class by the shared state). "crnn-v1" ignores the ``pitch_*`` fields.
+
+    "crnn-v3" adds note-informed masks (model/notemask.py): each class's frame probabilities,
+    through harmonic templates of ``note_mask_harmonics`` harmonics per key with learned weights
+    (learned spectra for the drum rows), are added to its mask logits.
     """
 
-    arch: str = "crnn-v2"
+    arch: str = "crnn-v3"
     sample_rate: int = 16000
     n_fft: int = 1024
     hop: int = 256
@@ -42,6 +46,7 @@ class ModelConfig:
     pitch_bins_per_semitone: int = 3
     pitch_harmonics: list[float] = field(default_factory=lambda: [0.5, 1, 2, 3, 4, 5, 6, 7])
     pitch_channels: int = 16
+    note_mask_harmonics: int = 16
 
     @property
     def n_bins(self) -> int:

@@ -1,4 +1,4 @@
-"""The joint network (architectures "crnn-v1" and "crnn-v2", the default).
+"""The joint network (architectures "crnn-v1", "crnn-v2" and "crnn-v3", the default).
 
 mixture log-spectrum [B, F, T]
   -> per-bin affine, Linear(F -> front_dim), GELU           (frequency compression, per frame)
@@ -21,6 +21,11 @@ by convolutions shared across keys from a harmonically stacked log-frequency spe
     which pitch. Both additions start at zero, so a v2 network initialised from v1 weights
     computes exactly what the v1 network did (``checkpoint.init_from``, ``train --init`` rely on it).
 
+"crnn-v3" adds note-informed masks (model/notemask.py): each class's frame probabilities, through
+fixed harmonic templates with learned weights, are added to its mask logits, so where the
+transcription head hears a note the mask of that class opens on the note's harmonics. Also zero
+at the start, so v3 from v2 weights computes what v2 did.
+
 Why this shape: the BLSTM stack is what Cerberus used and is strong at the long-range
 context transcription and activity need; the linear frequency compression keeps the
 per-frame cost low enough for 20x real time on a 2-core CPU, and the front features
@@ -35,6 +40,7 @@ from torch import nn
 
 from ..classes import N_KEYS
 from .config import ModelConfig
+from .notemask import NoteMaskPrior
 from .pitch import HarmonicPitchFront
 
 
@@ -80,8 +86,11 @@ class JointNet(nn.Module):
             bias[:, 0].fill_(TR_PRIOR_LOGIT)
             bias[:, 1].fill_(TR_PRIOR_LOGIT)
         self.pitch = None
-        if cfg.arch == "crnn-v2":
+        if cfg.arch in ("crnn-v2", "crnn-v3"):
             self._build_pitch_branch(cfg, H)
+        self.note_mask = None
+        if cfg.arch == "crnn-v3":
+            self.note_mask = NoteMaskPrior(cmap, cfg.sample_rate, cfg.n_fft, cfg.note_mask_harmonics)
 
     def _build_pitch_branch(self, cfg: ModelConfig, H: int) -> None:
         Cp = cfg.pitch_channels
@@ -119,8 +128,14 @@ class JointNet(nn.Module):
         shared, _ = self.rnn(y)                                              # [B, T, H]
         shared = self.drop(shared)
 
+        tr = self.tr_head(shared).view(B, T, -1, 3)                          # [B, T, R, 3]
+        if self.pitch is not None:
+            tr = tr.index_add(2, self.pitch_rows, self._pitched_logits(pitch, shared).flatten(2, 3))
+
         C = self.n_classes
         m = self.mask_head(torch.cat([shared, front], dim=-1)).view(B, T, C, F)
+        if self.note_mask is not None:
+            m = m + self.note_mask(tr[..., 0])
         masks = torch.softmax(m, dim=2).permute(0, 2, 3, 1)                  # [B, C, F, T]
 
         emb = None
@@ -128,10 +143,6 @@ class JointNet(nn.Module):
             s = shared if dc_frames is None else shared[:, dc_frames]
             emb = self.dc_head(s).view(B, s.shape[1], F, self.cfg.dc_dim)
             emb = nn.functional.normalize(emb, dim=-1)                       # [B, T', F, D]
-
-        tr = self.tr_head(shared).view(B, T, -1, 3)                          # [B, T, R, 3]
-        if self.pitch is not None:
-            tr = tr.index_add(2, self.pitch_rows, self._pitched_logits(pitch, shared).flatten(2, 3))
         return NetOutput(masks=masks, embeddings=emb, frame_logits=tr[..., 0], onset_logits=tr[..., 1],
                          velocity=torch.sigmoid(tr[..., 2]), activity_logits=self.act_head(shared))
 
