@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The paper's ablation at one equal budget: train every preset for STEPS steps on the same data
-# (phase "train"); tune the note thresholds of every preset with a transcription head on the
-# validation split and evaluate each on the 5-instrument test set (phase "eval"); write the table
+# (phase "train"); tune every preset with a mask or transcription head (mask exponents, note
+# thresholds) on the validation split and evaluate each on the 5-instrument test set (phase "eval"); write the table
 # (phase "table"). Resumable: a finished run or evaluation is skipped.
 # Usage: scripts/ablation.sh train|eval|table [STEPS] [THREADS]
 # Environment: SEED=N trains with seed N into runs/ablation_seedN (default: seed 0, runs/ablation);
@@ -28,7 +28,7 @@ train)
 eval)
   for p in $PRESETS; do
     [ -f "$ROOT/$p/eval/summary.json" ] && { echo "$p: evaluated"; continue; }
-    case "$p" in dc|mi|chimera) ;; *)
+    case "$p" in dc) ;; *)
       stemscribe tune "$ROOT/$p/best.pt" --data data/validation --limit "${TUNE_TRACKS:-12}" --threads "$THREADS" -q ;;
     esac
     stemscribe evaluate --data data/test --model "$ROOT/$p/best.pt" --sets 5 --baselines none \

@@ -239,6 +239,20 @@ def test_gate_tuning_drops_the_gate_of_a_deaf_activity_head(dataset: Path):
     assert all((g.low, g.high) == GATE_GRID[0] for g in tune_gates(sep, awake).values())
 
 
+def test_tune_of_a_mask_only_model_stores_mask_exponents_only(dataset: Path, tmp_path: Path, capsys):
+    """MI only (the ablation): no transcription head to tune, but its masks are tempered like the
+    joint model's, so the ablation compares like with like; DC only has nothing to tune."""
+    import torch
+
+    mi = _ablation_checkpoint(tmp_path / "mi.pt", w_dc=0.0, w_mi=1.0, w_tr=0.0, w_act=0.0)
+    assert main(["tune", str(mi), "--data", str(dataset), "-q"]) == 0
+    extra = torch.load(mi, weights_only=True)["extra"]
+    assert "mask_power" in extra and "decode" not in extra and "gate" not in extra
+    dc = _ablation_checkpoint(tmp_path / "dc.pt", w_dc=1.0, w_mi=0.0, w_tr=0.0, w_act=0.0)
+    assert main(["tune", str(dc), "--data", str(dataset), "-q"]) != 0
+    assert "dc.pt" in capsys.readouterr().err
+
+
 def test_mask_power_tuning_finds_the_exponent_that_undoes_a_distortion(dataset: Path):
     """Give the tuner masks that are the tiny model's raised to the 4th power (renormalised): the
     exponent 0.25 restores them exactly, so the tuner must score it at least as well as any other

@@ -48,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
         sep = Separator(args.checkpoint, device=args.device)
     except (CheckpointError, ValueError) as e:
         raise UserError(str(e)) from None
-    if "tr" not in sep.heads:
-        raise UserError(f"{args.checkpoint}: this model's transcription head was not trained; nothing to tune")
+    if "tr" not in sep.heads and "mi" not in sep.heads:
+        raise UserError(f"{args.checkpoint}: neither this model's mask head nor its transcription head was trained; "
+                        f"nothing to tune")
     say = None if args.quiet else (lambda m: print(m, file=sys.stderr))
     sep.tuned_gate = {}                      # start from the defaults, whatever was tuned before
     sep.tuned_mask_power = {}
@@ -65,9 +66,11 @@ def run(args: argparse.Namespace) -> int:
     if sep.gating and not args.no_gate_tuning:
         gates = tune_gates(sep, tracks, progress=say)
         sep.tuned_gate = {c: {"low": g.low, "high": g.high} for c, g in gates.items()}
-    tuning = tune_thresholds(sep, tracks, progress=say)
-    if not tuning:
-        raise UserError(f"{args.data}: no track has reference notes of any of the model's classes")
+    tuning = {}
+    if "tr" in sep.heads:
+        tuning = tune_thresholds(sep, tracks, progress=say)
+        if not tuning:
+            raise UserError(f"{args.data}: no track has reference notes of any of the model's classes")
     dest = write_tuning(args.checkpoint, tuning, args.data, args.out, gates, power)
     if power:
         print(f"mask power: " + ", ".join(f"{c} {p:g}" for c, p in power.powers.items())
@@ -77,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         for c, g in gates.items():
             bounds = f"{g.low:.2f}-{g.high:.2f}" if g.high > 0 else "none"
             print(f"{c:<8} {bounds:>9} {g.si_sdr_default:>14.2f} {g.si_sdr:>6.2f} {g.si_sdr_ungated:>7.2f} {g.tracks}")
-    print(f"{'class':<8} {'onset':>5} {'frame':>5} {'F1 before':>9} {'F1 after':>8} tracks")
+    if tuning:
+        print(f"{'class':<8} {'onset':>5} {'frame':>5} {'F1 before':>9} {'F1 after':>8} tracks")
     for c, t in tuning.items():
         print(f"{c:<8} {t.onset_threshold:>5.2f} {t.frame_threshold:>5.2f} {t.onset_f1_default:>9.3f} "
               f"{t.onset_f1:>8.3f} {t.tracks}")

@@ -283,9 +283,10 @@ def write_tuning(checkpoint: str | Path, tuning: dict[str, ClassTuning], data: s
     ck = read_checkpoint(checkpoint)
     extra = {k: v for k, v in (ck.get("extra") or {}).items()
              if k not in ("gate", "gate_tuning", "mask_power", "mask_power_tuning")}
-    extra["decode"] = {c: {"onset_threshold": t.onset_threshold, "frame_threshold": t.frame_threshold}
-                       for c, t in tuning.items()}
-    extra["decode_tuning"] = {"data": str(data), "classes": {c: asdict(t) for c, t in tuning.items()}}
+    if tuning:
+        extra["decode"] = {c: {"onset_threshold": t.onset_threshold, "frame_threshold": t.frame_threshold}
+                           for c, t in tuning.items()}
+        extra["decode_tuning"] = {"data": str(data), "classes": {c: asdict(t) for c, t in tuning.items()}}
     if gates:
         extra["gate"] = {c: {"low": g.low, "high": g.high} for c, g in gates.items()}
         extra["gate_tuning"] = {"data": str(data), "grid": [list(g) for g in GATE_GRID],
