@@ -58,10 +58,10 @@ class DecodeOptions:
             self.min_note_length)
 
 
-
 def midi_to_hz(pitch: np.ndarray | float) -> np.ndarray:
     """MIDI note number(s) to Hz (A4 = MIDI 69 = 440 Hz), as float64."""
     return 440.0 * 2.0 ** ((np.asarray(pitch, dtype=np.float64) - 69.0) / 12.0)
+
 
 def pitch_row(pitch: int, is_drum: bool) -> int | None:
     """Roll row of a MIDI note, or None when it falls outside the class's rows."""

@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{c:<8} {bounds:>9} {g.si_sdr_default:>14.2f} {g.si_sdr:>6.2f} {g.si_sdr_ungated:>7.2f} {g.tracks}")
     if tuning:
         print(f"{'class':<8} {'onset':>5} {'frame':>5} {'F1 before':>9} {'F1 after':>8} tracks")
-    for c, t in tuning.items():
-        print(f"{c:<8} {t.onset_threshold:>5.2f} {t.frame_threshold:>5.2f} {t.onset_f1_default:>9.3f} "
-              f"{t.onset_f1:>8.3f} {t.tracks}")
+        for c, t in tuning.items():
+            print(f"{c:<8} {t.onset_threshold:>5.2f} {t.frame_threshold:>5.2f} {t.onset_f1_default:>9.3f} "
+                  f"{t.onset_f1:>8.3f} {t.tracks}")
     print(f"wrote {dest}")
     return 0

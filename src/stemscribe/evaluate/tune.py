@@ -216,7 +216,6 @@ def tune_gates(separator, tracks: list[TrackAnalysis], grid: tuple[tuple[float, 
     renormalised after gating, so a class's stem also depends on the other gates and the
     per-class choice is an approximation.
     """
-    cmap = separator.class_map
     power = separator.mask_powers()
     scores = {g: _stem_si_sdrs(separator, tracks, *g, power) for g in grid}
     out = {}

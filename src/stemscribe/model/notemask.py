@@ -67,14 +67,8 @@ class NoteMaskPrior(nn.Module):
 
     def class_templates(self) -> list[torch.Tensor]:
         """One ``[rows_c, F]`` template per class: what one active row adds to its class's mask logits."""
-        out, p = [], 0
-        for d in self.is_drum:
-            if d:
-                out.append(self.drum_templates * WEIGHT_SCALE)
-            else:
-                out.append(torch.einsum("h,hkf->kf", self.harmonic_weights[p] * WEIGHT_SCALE, self.templates))
-                p += 1
-        return out
+        pitched = iter(torch.einsum("ph,hkf->pkf", self.harmonic_weights * WEIGHT_SCALE, self.templates))
+        return [self.drum_templates * WEIGHT_SCALE if d else next(pitched) for d in self.is_drum]
 
     def forward(self, frame_logits: torch.Tensor) -> torch.Tensor:
         probs = torch.split(torch.sigmoid(frame_logits), self.rows, dim=-1)      # C x [B, T, rows_c]
