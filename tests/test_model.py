@@ -54,6 +54,43 @@ def test_batches_are_consistent(sampler):
     assert b.activity[..., [1, 4, 5]].sum() == 0 and b.frames.sum() > 0
 
 
+def test_signal_to_noise_loss_scores_present_and_silent_stems():
+    from stemscribe.model.losses import signal_to_noise_loss
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(2, 3, 800, generator=g)
+    ref[:, 2] = 0.0                                    # a silent class
+    mix = ref.sum(1)
+    # Perfect estimates score the cap (30 dB) everywhere: loss -3.
+    torch.testing.assert_close(signal_to_noise_loss(ref.clone(), ref, mix), torch.tensor(-3.0))
+    # An all-zero estimate of a present stem is 0 dB (less the threshold's 0.004); of the silent one, perfect.
+    zero = ref.clone(); zero[:, 0] = 0.0
+    torch.testing.assert_close(signal_to_noise_loss(zero, ref, mix), torch.tensor(-(60 - 10 * np.log10(1.001)) / 30, dtype=torch.float32),
+                               atol=1e-5, rtol=0)
+    # Leakage of the mixture into the silent class is penalised, the more the worse.
+    leak = [signal_to_noise_loss(torch.cat([ref[:, :2], a * mix[:, None]], 1), ref, mix) for a in (0.01, 0.1, 1.0)]
+    assert -3.0 < leak[0] < leak[1] < leak[2]
+    # Half the stem: 6.02 dB (with the threshold) on one of three classes.
+    half = ref.clone(); half[:, 1] *= 0.5
+    expect = -(30 + 30 - 10 * np.log10(0.25 + 1e-3)) / 30
+    torch.testing.assert_close(signal_to_noise_loss(half, ref, mix), torch.tensor(expect, dtype=torch.float32),
+                               atol=1e-5, rtol=0)
+
+
+def test_mi_snr_term_trains_the_masks(sampler):
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    _, tc = load_preset("mi")
+    tc = replace(tc, mi_snr_weight=1.0)
+    net = JointNet(cfg)
+    t = to_tensors(sampler.batch(2), torch.device("cpu"))
+    ls = compute_losses(net, cfg, tc, t, None)
+    assert {k for k in ls if not k.startswith("_")} == {"mi", "snr", "total"}
+    torch.testing.assert_close(ls["total"], ls["mi"] + ls["snr"])
+    ls["snr"].backward()
+    assert net.mask_head.weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("preset", ["default", "mi", "tr", "chimera"])
 def test_loss_falls_when_fitting_one_batch(sampler, preset):
     torch.manual_seed(0)
@@ -246,3 +283,16 @@ def test_pitch_branch_gives_the_same_features_chunk_by_chunk():
     batched = front(x).detach()                     # grad enabled: the batched path
     with torch.no_grad():
         torch.testing.assert_close(front(x), batched, rtol=1e-5, atol=1e-5)
+
+
+def test_train_set_overrides_are_typed_and_checked():
+    from stemscribe.cli import UserError
+    from stemscribe.cli.train import parse_overrides
+
+    _, tc = load_preset("default")
+    assert parse_overrides(["mi_snr_weight=0.5", "steps=10", "preset=x"], tc) == \
+        {"mi_snr_weight": 0.5, "steps": 10, "preset": "x"}
+    with pytest.raises(UserError, match="--set nope=1: expected KEY=VALUE"):
+        parse_overrides(["nope=1"], tc)
+    with pytest.raises(UserError, match="'ten' is not a valid int"):
+        parse_overrides(["steps=ten"], tc)

@@ -24,7 +24,8 @@ import torch
 from .checkpoint import build_model, init_from, read_checkpoint, save_checkpoint
 from .data.dataset import Batch, MixtureSampler, load_dataset
 from .model.config import ModelConfig, TrainConfig, from_dict
-from .model.losses import activity_loss, deep_clustering_loss, mask_inference_loss, transcription_loss
+from .model.losses import (activity_loss, deep_clustering_loss, mask_inference_loss, signal_to_noise_loss,
+                           transcription_loss)
 from .spectral import istft, log_magnitude, stft
 
 
@@ -64,6 +65,9 @@ def compute_losses(model, cfg: ModelConfig, tc: TrainConfig, t: dict[str, torch.
     losses: dict[str, torch.Tensor] = {}
     if tc.w_mi > 0:
         losses["mi"] = mask_inference_loss(out.masks, X, S)
+        if tc.mi_snr_weight > 0:
+            est = istft(out.masks * X.unsqueeze(1), cfg.n_fft, cfg.hop, t["stems"].shape[-1])
+            losses["snr"] = signal_to_noise_loss(est, t["stems"], t["mixture"])
     if tc.w_dc > 0:
         Xd, Sd = (X, S) if dc_frames is None else (X[..., dc_frames], S[..., dc_frames])
         losses["dc"] = deep_clustering_loss(out.embeddings, Xd, Sd)
@@ -72,7 +76,7 @@ def compute_losses(model, cfg: ModelConfig, tc: TrainConfig, t: dict[str, torch.
                                           t["onsets"], t["velocity"], tc.onset_pos_weight)
     if tc.w_act > 0:
         losses["act"] = activity_loss(out.activity_logits, t["activity"])
-    w = {"mi": tc.w_mi, "dc": tc.w_dc, "tr": tc.w_tr, "act": tc.w_act}
+    w = {"mi": tc.w_mi, "snr": tc.w_mi * tc.mi_snr_weight, "dc": tc.w_dc, "tr": tc.w_tr, "act": tc.w_act}
     losses["total"] = sum(w[k] * v for k, v in losses.items())
     losses["_out"] = out  # type: ignore[assignment]
     losses["_X"], losses["_S"] = X, S  # type: ignore[assignment]

@@ -23,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any training-config field, e.g. --set mi_snr_weight=1 (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     over = {k: v for k, v in {"steps": args.steps, "batch_size": args.batch_size,
                               "lr": args.lr, "warmup_steps": args.warmup_steps, "threads": args.threads,
                               "seed": args.seed}.items() if v is not None}
-    tcfg = replace(tcfg, **over)
+    tcfg = replace(tcfg, **over, **parse_overrides(args.set, tcfg))
     val = [d for d in args.val_data if Path(d).exists()]
     missing = [d for d in args.val_data if not Path(d).exists()]
     if missing:
@@ -54,3 +56,23 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     print(f"done: {res}")
     return 0
+
+
+def parse_overrides(items: list[str], cfg) -> dict:
+    """``["key=value", ...]`` -> typed overrides of the dataclass ``cfg``'s fields."""
+    from dataclasses import fields
+
+    from . import UserError
+
+    types = {f.name: type(getattr(cfg, f.name)) for f in fields(cfg)}
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in types:
+            raise UserError(f"--set {item}: expected KEY=VALUE with KEY one of {', '.join(sorted(types))}")
+        kind = types[key]
+        try:
+            out[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+        except ValueError:
+            raise UserError(f"--set {item}: {value!r} is not a valid {kind.__name__}") from None
+    return out

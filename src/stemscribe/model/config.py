@@ -86,6 +86,9 @@ class TrainConfig:
     # Fraction of frames the deep-clustering loss is computed on (it is the costliest head).
     dc_frame_fraction: float = 0.25
     onset_pos_weight: float = 5.0
+    # Weight, within the MI loss, of the time-domain term: thresholded SNR of the masked,
+    # inverse-STFT'd stems (losses.signal_to_noise_loss). 0: the spectral L1 term only.
+    mi_snr_weight: float = 0.0
     val_every: int = 500
     val_batches: int = 16
     log_every: int = 25
