@@ -275,6 +275,13 @@ def test_mask_power_tuning_finds_the_exponent_that_undoes_a_distortion(dataset: 
     assert res.si_sdr >= max(distorted, original) - 0.05         # float16 masks: restored up to rounding
     if original > distorted + 0.1:
         assert set(res.powers.values()) == {0.25}
+    # A second pass (as after the gates) starts from given exponents, skips the all-classes step
+    # and never ends below where it started.
+    said: list[str] = []
+    again = tune_mask_power(sep, hard, grid=(1.0, 0.25), progress=said.append,
+                            start={c: 1.0 for c in sep.class_map.names})
+    assert not any("all classes" in m for m in said) and len(said) == 5
+    assert again.si_sdr >= again.si_sdr_default - 1e-6
 
 
 def test_tune_refuses_the_test_split(dataset: Path, tmp_path: Path, capsys):

@@ -66,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if sep.gating and not args.no_gate_tuning:
         gates = tune_gates(sep, tracks, progress=say)
         sep.tuned_gate = {c: {"low": g.low, "high": g.high} for c, g in gates.items()}
+        if power:                            # the exponents again, under the chosen gates
+            power = tune_mask_power(sep, tracks, progress=say, start=power.powers)
+            sep.tuned_mask_power = dict(power.powers)
     tuning = {}
     if "tr" in sep.heads:
         tuning = tune_thresholds(sep, tracks, progress=say)
