@@ -52,7 +52,7 @@ FRAME_GRID = (0.1, 0.2, 0.3, 0.4, 0.5)
 # Activity-gate bounds (low, high), strongest first; the first is the default, (0, 0) is no gate.
 GATE_GRID = ((GATE_LOW, GATE_HIGH), (0.1, 0.3), (0.05, 0.2), (0.02, 0.1), (0.0, 0.0))
 # Mask exponents (1: the network's masks; below 1 softer).
-POWER_GRID = (1.0, 0.75, 0.5, 0.35, 0.25)
+POWER_GRID = (1.0, 0.75, 0.5, 0.35, 0.25, 0.15)
 
 
 @dataclass
