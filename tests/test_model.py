@@ -65,8 +65,8 @@ def test_signal_to_noise_loss_scores_present_and_silent_stems():
     torch.testing.assert_close(signal_to_noise_loss(ref.clone(), ref, mix), torch.tensor(-3.0))
     # An all-zero estimate of a present stem is 0 dB (less the threshold's 0.004); of the silent one, perfect.
     zero = ref.clone(); zero[:, 0] = 0.0
-    torch.testing.assert_close(signal_to_noise_loss(zero, ref, mix), torch.tensor(-(60 - 10 * np.log10(1.001)) / 30, dtype=torch.float32),
-                               atol=1e-5, rtol=0)
+    expect = torch.tensor(-(60 - 10 * np.log10(1.001)) / 30, dtype=torch.float32)
+    torch.testing.assert_close(signal_to_noise_loss(zero, ref, mix), expect, atol=1e-5, rtol=0)
     # Leakage of the mixture into the silent class is penalised, the more the worse.
     leak = [signal_to_noise_loss(torch.cat([ref[:, :2], a * mix[:, None]], 1), ref, mix) for a in (0.01, 0.1, 1.0)]
     assert -3.0 < leak[0] < leak[1] < leak[2]

@@ -24,8 +24,8 @@ import torch
 from .checkpoint import build_model, init_from, read_checkpoint, save_checkpoint
 from .data.dataset import Batch, MixtureSampler, load_dataset
 from .model.config import ModelConfig, TrainConfig, from_dict
-from .model.losses import (activity_loss, deep_clustering_loss, mask_inference_loss, signal_to_noise_loss,
-                           transcription_loss)
+from .model.losses import (activity_loss, deep_clustering_loss, mask_inference_loss, present_stems,
+                           signal_to_noise_loss, transcription_loss)
 from .spectral import istft, log_magnitude, stft
 
 
@@ -104,7 +104,7 @@ def validate(model, cfg: ModelConfig, tc: TrainConfig, batches: list[Batch], dev
                 sums[k] = sums.get(k, 0.0) + float(v)
         out, X = ls["_out"], ls["_X"]
         est = istft(out.masks * X.unsqueeze(1), cfg.n_fft, cfg.hop, t["stems"].shape[-1])
-        present = t["stems"].abs().amax(-1) > 1e-3
+        present = present_stems(t["stems"])
         sdrs.append(si_sdr(est, t["stems"])[present].cpu())
         p = torch.sigmoid(out.frame_logits) > 0.5
         y = t["frames"] > 0.5

@@ -18,18 +18,23 @@ def mask_inference_loss(masks: torch.Tensor, X: torch.Tensor, S: torch.Tensor) -
     return (err / (mag.mean(dim=(1, 2)) + 1e-6)).mean()
 
 
+def present_stems(ref: torch.Tensor) -> torch.Tensor:
+    """Which stems of ``ref [..., samples]`` play at all (peak above 1e-3): bool ``[...]``."""
+    return ref.abs().amax(-1) > 1e-3
+
+
 def signal_to_noise_loss(est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor,
                          snr_max_db: float = 30.0) -> torch.Tensor:
     """Thresholded negative SNR of waveforms (Wisdom et al. 2020, MixIT), in units of 10 dB.
 
     est, ref ``[B, C, N]`` samples, mix ``[B, N]``. Per example and class the score is
     ``10 log10(E / (|ref - est|^2 + tau E))`` with ``tau = 10^(-snr_max_db / 10)``, where ``E`` is
-    the stem's energy when the stem is present (peak above 1e-3) and the mixture's when it is
+    the stem's energy when the stem is present (``present_stems``) and the mixture's when it is
     silent, so a silent class is scored on how little of the mixture leaks into it. The soft
     threshold caps every score at ``snr_max_db``: no example can dominate by being already good.
     Returns ``-mean(score) / 10``.
     """
-    present = ref.abs().amax(-1) > 1e-3                                 # [B, C]
+    present = present_stems(ref)                                        # [B, C]
     energy = torch.where(present, ref.pow(2).sum(-1), mix.pow(2).sum(-1, keepdim=True).expand_as(present))
     err = (ref - est).pow(2).sum(-1)
     tau = 10.0 ** (-snr_max_db / 10.0)
