@@ -211,10 +211,12 @@ def test_pitch_branch_is_key_equivariant_and_shaped():
 
 
 @pytest.mark.parametrize("old_arch,new_arch,new_prefix", [("crnn-v1", "crnn-v2", "pitch"),
-                                                         ("crnn-v2", "crnn-v3", "note_mask")])
+                                                         ("crnn-v2", "crnn-v3", "note_mask"),
+                                                         ("crnn-v3", "crnn-v4", "refine")])
 def test_newer_arch_initialised_from_older_weights_computes_what_it_did(tmp_path, old_arch, new_arch, new_prefix):
-    """crnn-v2's pitch branch and crnn-v3's note-informed masks start as no-ops, so warm-starting
-    from the previous architecture's checkpoint loses nothing; then the new parts train."""
+    """crnn-v2's pitch branch, crnn-v3's note-informed masks and crnn-v4's mask refinement start as
+    no-ops, so warm-starting from the previous architecture's checkpoint loses nothing; then the
+    new parts train."""
     from stemscribe.checkpoint import init_from
 
     torch.manual_seed(0)
@@ -222,7 +224,9 @@ def test_newer_arch_initialised_from_older_weights_computes_what_it_did(tmp_path
     save_checkpoint(tmp_path / "old.pt", old, old.cfg)
     new_net = JointNet(replace(tiny_config(), arch=new_arch)).eval()
     assert (new_net.pitch is not None) and (old.pitch is not None) == (old_arch != "crnn-v1")
-    assert (new_net.note_mask is not None) == (new_arch == "crnn-v3") and old.note_mask is None
+    assert (new_net.note_mask is not None) == (new_arch != "crnn-v2")
+    assert (old.note_mask is not None) == (old_arch == "crnn-v3")
+    assert (new_net.refine is not None) == (new_arch == "crnn-v4") and old.refine is None
     added = init_from(new_net, tmp_path / "old.pt")
     assert added and all(k.startswith(new_prefix) for k in added)
     x = torch.rand(2, old.cfg.n_bins, 30) * 4
@@ -237,7 +241,8 @@ def test_newer_arch_initialised_from_older_weights_computes_what_it_did(tmp_path
         out = new_net(x)
         loss = out.frame_logits.sigmoid().mean() + out.masks[:, 0].mean()
         opt.zero_grad(); loss.backward(); opt.step()
-    moved = new_net.pitch_out_w if new_prefix == "pitch" else new_net.note_mask.harmonic_weights
+    moved = {"pitch": lambda: new_net.pitch_out_w, "note_mask": lambda: new_net.note_mask.harmonic_weights,
+             "refine": lambda: new_net.refine.out.weight}[new_prefix]()
     assert float(moved.detach().abs().sum()) > 0
     # A checkpoint of a bigger network does not fit a smaller one: one sentence naming the file.
     big = JointNet(replace(tiny_config(), front_dim=48))
@@ -296,3 +301,24 @@ def test_train_set_overrides_are_typed_and_checked():
         parse_overrides(["nope=1"], tc)
     with pytest.raises(UserError, match="'ten' is not a valid int"):
         parse_overrides(["steps=ten"], tc)
+
+
+def test_mask_refinement_reads_the_mixture_around_each_bin_only():
+    """crnn-v4: the refinement of a bin's logits depends on the log mixture within its receptive
+    field (7 + 2 * sum(dilations) bins, 5 + 2 * len(dilations) frames), nowhere else."""
+    from stemscribe.model.maskrefine import MaskRefiner
+
+    torch.manual_seed(0)
+    r = MaskRefiner(3, channels=4, dilations=(1, 2)).eval()
+    torch.nn.init.normal_(r.out.weight, std=0.1)
+    m, x = torch.randn(1, 20, 3, 64), torch.randn(1, 20, 64)
+    x2 = x.clone()
+    x2[0, 10, 30] += 5.0
+    with torch.no_grad():
+        d = (r(m, x2) - r(m, x)).abs().sum(dim=2)[0]                   # [T, F]
+    reach_f, reach_t = 2 + 1 + 2 + 1, 1 + 1 + 1 + 1                    # half-widths of the layers' kernels
+    changed = d > 0
+    assert changed[10, 30]
+    assert not changed[:, : 30 - reach_f].any() and not changed[:, 30 + reach_f + 1:].any()
+    assert not changed[: 10 - reach_t].any() and not changed[10 + reach_t + 1:].any()
+    assert changed[10, 30 - reach_f] or changed[10, 30 + reach_f]       # the field is no smaller

@@ -25,8 +25,9 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     """The network for a config, by architecture name."""
     from .model.network import JointNet
 
-    # v2 adds the pitch branch (model/pitch.py), v3 the note-informed masks (model/notemask.py)
-    archs = {"crnn-v1": JointNet, "crnn-v2": JointNet, "crnn-v3": JointNet}
+    # v2 adds the pitch branch (model/pitch.py), v3 the note-informed masks (model/notemask.py),
+    # v4 the mask refinement (model/maskrefine.py)
+    archs = {"crnn-v1": JointNet, "crnn-v2": JointNet, "crnn-v3": JointNet, "crnn-v4": JointNet}
     if cfg.arch not in archs:
         raise CheckpointError(f"unknown architecture {cfg.arch!r}; this version knows {', '.join(archs)}")
     return archs[cfg.arch](cfg)
@@ -68,8 +69,8 @@ def read_checkpoint(path: str | Path) -> dict:
 
 def init_from(model: nn.Module, path: str | Path) -> list[str]:
     """Copy the weights of checkpoint ``path`` into ``model`` (a warm start). Parameters the
-    checkpoint lacks, the parts a newer architecture adds (crnn-v1 -> crnn-v2's pitch branch, crnn-v3's note masks),
-    keep their initialisation; their names are returned. Weights of another shape, or ones the
+    checkpoint lacks, the parts a newer architecture adds (crnn-v2's pitch branch, crnn-v3's note
+    masks, crnn-v4's mask refinement), keep their initialisation; their names are returned. Weights of another shape, or ones the
     model has no place for, are an error naming the file."""
     state = {k: v.float() if v.is_floating_point() else v for k, v in read_checkpoint(path)["state_dict"].items()}
     try:

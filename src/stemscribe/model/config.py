@@ -30,6 +30,10 @@ class ModelConfig:
     "crnn-v3" adds note-informed masks (model/notemask.py): each class's frame probabilities,
     through harmonic templates of ``note_mask_harmonics`` harmonics per key with learned weights
     (learned spectra for the drum rows), are added to its mask logits.
+
+    "crnn-v4" adds a mask refinement (model/maskrefine.py): ``refine_channels`` channels of 2-D
+    convolutions over (frequency, time), dilated along frequency by ``refine_dilations``, that
+    correct every class's mask logits bin by bin from the logits and the log mixture.
     """
 
     arch: str = "crnn-v3"
@@ -47,6 +51,8 @@ class ModelConfig:
     pitch_harmonics: list[float] = field(default_factory=lambda: [0.5, 1, 2, 3, 4, 5, 6, 7])
     pitch_channels: int = 16
     note_mask_harmonics: int = 16
+    refine_channels: int = 8
+    refine_dilations: list[int] = field(default_factory=lambda: [1, 2, 4])
 
     @property
     def n_bins(self) -> int:

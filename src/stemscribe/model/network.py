@@ -1,4 +1,4 @@
-"""The joint network (architectures "crnn-v1", "crnn-v2" and "crnn-v3", the default).
+"""The joint network (architectures "crnn-v1", "crnn-v2", "crnn-v3", the default, and "crnn-v4").
 
 mixture log-spectrum [B, F, T]
   -> per-bin affine, Linear(F -> front_dim), GELU           (frequency compression, per frame)
@@ -26,6 +26,10 @@ fixed harmonic templates with learned weights, are added to its mask logits, so 
 transcription head hears a note the mask of that class opens on the note's harmonics. Also zero
 at the start, so v3 from v2 weights computes what v2 did.
 
+"crnn-v4" adds a frequency-resolved mask refinement (model/maskrefine.py): 2-D convolutions over
+(frequency, time) read all classes' mask logits and the log mixture and correct the logits bin
+by bin. Its last layer starts at zero, so v4 from v3 weights computes what v3 did.
+
 Why this shape: the BLSTM stack is what Cerberus used and is strong at the long-range
 context transcription and activity need; the linear frequency compression keeps the
 per-frame cost low enough for 20x real time on a 2-core CPU, and the front features
@@ -40,6 +44,7 @@ from torch import nn
 
 from ..classes import N_KEYS
 from .config import ModelConfig
+from .maskrefine import MaskRefiner
 from .notemask import NoteMaskPrior
 from .pitch import HarmonicPitchFront
 
@@ -86,11 +91,14 @@ class JointNet(nn.Module):
             bias[:, 0].fill_(TR_PRIOR_LOGIT)
             bias[:, 1].fill_(TR_PRIOR_LOGIT)
         self.pitch = None
-        if cfg.arch in ("crnn-v2", "crnn-v3"):
+        if cfg.arch in ("crnn-v2", "crnn-v3", "crnn-v4"):
             self._build_pitch_branch(cfg, H)
         self.note_mask = None
-        if cfg.arch == "crnn-v3":
+        if cfg.arch in ("crnn-v3", "crnn-v4"):
             self.note_mask = NoteMaskPrior(cmap, cfg.sample_rate, cfg.n_fft, cfg.note_mask_harmonics)
+        self.refine = None
+        if cfg.arch == "crnn-v4":
+            self.refine = MaskRefiner(C, cfg.refine_channels, tuple(cfg.refine_dilations))
 
     def _build_pitch_branch(self, cfg: ModelConfig, H: int) -> None:
         Cp = cfg.pitch_channels
@@ -136,6 +144,8 @@ class JointNet(nn.Module):
         m = self.mask_head(torch.cat([shared, front], dim=-1)).view(B, T, C, F)
         if self.note_mask is not None:
             m = m + self.note_mask(tr[..., 0])
+        if self.refine is not None:
+            m = self.refine(m, x)
         masks = torch.softmax(m, dim=2).permute(0, 2, 3, 1)                  # [B, C, F, T]
 
         emb = None
