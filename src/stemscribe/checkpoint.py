@@ -70,8 +70,8 @@ def read_checkpoint(path: str | Path) -> dict:
 def init_from(model: nn.Module, path: str | Path) -> list[str]:
     """Copy the weights of checkpoint ``path`` into ``model`` (a warm start). Parameters the
     checkpoint lacks, the parts a newer architecture adds (crnn-v2's pitch branch, crnn-v3's note
-    masks, crnn-v4's mask refinement), keep their initialisation; their names are returned. Weights of another shape, or ones the
-    model has no place for, are an error naming the file."""
+    masks, crnn-v4's mask refinement), keep their initialisation; their names are returned.
+    Weights of another shape, or ones the model has no place for, are an error naming the file."""
     state = {k: v.float() if v.is_floating_point() else v for k, v in read_checkpoint(path)["state_dict"].items()}
     try:
         res = model.load_state_dict(state, strict=False)

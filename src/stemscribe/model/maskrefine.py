@@ -34,7 +34,7 @@ OUT_SCALE = 8.0
 class MaskRefiner(nn.Module):
     """(mask logits ``[B, T, C, F]``, normalised log mixture ``[B, T, F]``) -> refined mask logits ``[B, T, C, F]``."""
 
-    def __init__(self, n_classes: int, channels: int = 16, dilations: tuple[int, ...] = (1, 2, 4)):
+    def __init__(self, n_classes: int, channels: int = 8, dilations: tuple[int, ...] = (1, 2, 4)):
         super().__init__()
         self.inp = nn.Conv2d(n_classes + 1, channels, (5, 3), padding=(2, 1))
         self.blocks = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=(d, 1), dilation=(d, 1))
@@ -49,4 +49,4 @@ class MaskRefiner(nn.Module):
         h = nn.functional.gelu(self.inp(z))
         for conv in self.blocks:
             h = h + nn.functional.gelu(conv(h))
-        return mask_logits + OUT_SCALE * self.out(h).permute(0, 3, 1, 2)                           # [B, T, C, F]
+        return mask_logits + OUT_SCALE * self.out(h).permute(0, 3, 1, 2)             # [B, T, C, F]
