@@ -23,14 +23,13 @@ class CheckpointError(ValueError):
 
 def build_model(cfg: ModelConfig) -> nn.Module:
     """The network for a config, by architecture name."""
-    from .model.network import JointNet
+    from .model.network import ARCH_VERSIONS, JointNet
 
     # v2 adds the pitch branch (model/pitch.py), v3 the note-informed masks (model/notemask.py),
-    # v4 the mask refinement (model/maskrefine.py)
-    archs = {"crnn-v1": JointNet, "crnn-v2": JointNet, "crnn-v3": JointNet, "crnn-v4": JointNet}
-    if cfg.arch not in archs:
-        raise CheckpointError(f"unknown architecture {cfg.arch!r}; this version knows {', '.join(archs)}")
-    return archs[cfg.arch](cfg)
+    # v4 the mask refinement (model/maskrefine.py); all are JointNet
+    if cfg.arch not in ARCH_VERSIONS:
+        raise CheckpointError(f"unknown architecture {cfg.arch!r}; this version knows {', '.join(ARCH_VERSIONS)}")
+    return JointNet(cfg)
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, model_cfg: ModelConfig, train_cfg: TrainConfig | None = None,

@@ -51,6 +51,10 @@ from .pitch import HarmonicPitchFront
 
 TR_PRIOR_LOGIT = -4.5
 
+# Each architecture is the previous one plus one part (module docstring): its version number says
+# which parts a network has. checkpoint.build_model knows the architectures from this table.
+ARCH_VERSIONS = {"crnn-v1": 1, "crnn-v2": 2, "crnn-v3": 3, "crnn-v4": 4}
+
 
 @dataclass
 class NetOutput:
@@ -90,14 +94,15 @@ class JointNet(nn.Module):
             bias = self.tr_head.bias.view(R, 3)
             bias[:, 0].fill_(TR_PRIOR_LOGIT)
             bias[:, 1].fill_(TR_PRIOR_LOGIT)
+        version = ARCH_VERSIONS[cfg.arch]
         self.pitch = None
-        if cfg.arch in ("crnn-v2", "crnn-v3", "crnn-v4"):
+        if version >= 2:
             self._build_pitch_branch(cfg, H)
         self.note_mask = None
-        if cfg.arch in ("crnn-v3", "crnn-v4"):
+        if version >= 3:
             self.note_mask = NoteMaskPrior(cmap, cfg.sample_rate, cfg.n_fft, cfg.note_mask_harmonics)
         self.refine = None
-        if cfg.arch == "crnn-v4":
+        if version >= 4:
             self.refine = MaskRefiner(C, cfg.refine_channels, tuple(cfg.refine_dilations))
 
     def _build_pitch_branch(self, cfg: ModelConfig, H: int) -> None:
