@@ -77,6 +77,49 @@ def test_signal_to_noise_loss_scores_present_and_silent_stems():
                                atol=1e-5, rtol=0)
 
 
+def test_mask_loss_norms_l1_median_l2_mean():
+    """A bin whose target mask is 0 in one example and 1 in the other: L2 is smallest at the mean
+    mask 0.5 (zero gradient there), L1 is flat between them; both are 0 at the oracle mask."""
+    from stemscribe.model.losses import mask_inference_loss
+
+    X = torch.ones(2, 1, 1, dtype=torch.complex64)                 # [B, F, T]
+    S = torch.stack([torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0])]).to(torch.complex64)
+    S = S.reshape(2, 2, 1, 1)                                       # [B, C, F, T]
+    oracle = S.real.clone()
+    for norm in ("l1", "l2"):
+        assert float(mask_inference_loss(oracle, X, S, norm)) == pytest.approx(0.0, abs=1e-6)
+    half = torch.full((1, 2, 1, 1), 0.5, requires_grad=True)        # one mask for both examples
+    mask_inference_loss(half.expand(2, 2, 1, 1), X, S, "l2").backward()
+    assert half.grad.abs().max() < 1e-6
+    l2 = [float(mask_inference_loss(torch.full((2, 2, 1, 1), m), X, S, "l2")) for m in (0.1, 0.3, 0.5)]
+    l1 = [float(mask_inference_loss(torch.full((2, 2, 1, 1), m), X, S, "l1")) for m in (0.1, 0.3, 0.5)]
+    assert l2[0] > l2[1] > l2[2]
+    assert l1 == pytest.approx([0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="'l1' or 'l2'"):
+        mask_inference_loss(oracle, X, S, "l3")
+
+
+def test_mi_loss_norm_is_a_checked_training_option(sampler, tmp_path, capsys):
+    from stemscribe.cli import main
+
+    _, tc = load_preset("mi")
+    with pytest.raises(ValueError, match="mi_loss must be 'l1' or 'l2'"):
+        replace(tc, mi_loss="l3")
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "mi", "--out", str(out), "--set", "mi_loss=l3"]) == 1
+    assert "training config: mi_loss must be 'l1' or 'l2', not 'l3'" in capsys.readouterr().err
+    assert not out.exists()
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    net = JointNet(cfg)
+    t = to_tensors(sampler.batch(2), torch.device("cpu"))
+    l1 = compute_losses(net, cfg, tc, t, None)["mi"]
+    l2 = compute_losses(net, cfg, replace(tc, mi_loss="l2"), t, None)["mi"]
+    assert l1.item() != pytest.approx(l2.item())
+    l2.backward()
+    assert net.mask_head.weight.grad.abs().sum() > 0
+
+
 def test_mi_snr_term_trains_the_masks(sampler):
     torch.manual_seed(0)
     cfg = tiny_config()

@@ -64,7 +64,7 @@ def compute_losses(model, cfg: ModelConfig, tc: TrainConfig, t: dict[str, torch.
     out = model(log_magnitude(X), dc_frames=dc_frames, want_embeddings=tc.w_dc > 0)
     losses: dict[str, torch.Tensor] = {}
     if tc.w_mi > 0:
-        losses["mi"] = mask_inference_loss(out.masks, X, S)
+        losses["mi"] = mask_inference_loss(out.masks, X, S, tc.mi_loss)
         if tc.mi_snr_weight > 0:
             est = istft(out.masks * X.unsqueeze(1), cfg.n_fft, cfg.hop, t["stems"].shape[-1])
             losses["snr"] = signal_to_noise_loss(est, t["stems"], t["mixture"])

@@ -37,14 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from ..presets import load_preset
     from ..train import train
 
-    try:
-        mcfg, tcfg = load_preset(args.preset)
-    except ValueError as e:
-        raise UserError(str(e)) from None
     over = {k: v for k, v in {"steps": args.steps, "batch_size": args.batch_size,
                               "lr": args.lr, "warmup_steps": args.warmup_steps, "threads": args.threads,
                               "seed": args.seed}.items() if v is not None}
-    tcfg = replace(tcfg, **over, **parse_overrides(args.set, tcfg))
+    try:
+        mcfg, tcfg = load_preset(args.preset)
+        tcfg = replace(tcfg, **over, **parse_overrides(args.set, tcfg))
+    except ValueError as e:
+        raise UserError(str(e)) from None
     val = [d for d in args.val_data if Path(d).exists()]
     missing = [d for d in args.val_data if not Path(d).exists()]
     if missing:

@@ -95,11 +95,17 @@ class TrainConfig:
     # Weight, within the MI loss, of the time-domain term: thresholded SNR of the masked,
     # inverse-STFT'd stems (losses.signal_to_noise_loss). 0: the spectral L1 term only.
     mi_snr_weight: float = 0.0
+    # The spectral MI term's norm: "l1" (Chimera's) or "l2" (squared error; losses.mask_inference_loss).
+    mi_loss: str = "l1"
     val_every: int = 500
     val_batches: int = 16
     log_every: int = 25
     seed: int = 0
     threads: int = 0  # 0: torch default
+
+    def __post_init__(self) -> None:
+        if self.mi_loss not in ("l1", "l2"):
+            raise ValueError(f"training config: mi_loss must be 'l1' or 'l2', not {self.mi_loss!r}")
 
 
 def from_dict(cls, d: dict):

@@ -8,14 +8,25 @@ import torch
 from torch.nn import functional as Fn
 
 
-def mask_inference_loss(masks: torch.Tensor, X: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
-    """Phase-sensitive L1 (Chimera's MI loss): ``|M_c |X| - clip(|S_c| cos(angle S_c - angle X), 0, |X|)|``,
-    normalised by the mixture's mean magnitude so quiet and loud examples weigh the same."""
+def mask_inference_loss(masks: torch.Tensor, X: torch.Tensor, S: torch.Tensor, norm: str = "l1") -> torch.Tensor:
+    """Phase-sensitive mask loss (Chimera's MI loss) on ``M_c |X| - clip(|S_c| cos(angle S_c - angle X), 0, |X|)``.
+
+    ``norm="l1"``: the mean absolute error, normalised by the mixture's mean magnitude.
+    ``norm="l2"``: the mean squared error, normalised by the mixture's mean power (Erdogan et al.
+    2015's PSA objective). Both make quiet and loud examples weigh the same. L1 is minimised by
+    the median of the target mask given the input, which favours near-binary masks; L2 by its
+    mean, the mask that minimises the expected squared error of the stem, which is what SDR-type
+    metrics score.
+    """
+    if norm not in ("l1", "l2"):
+        raise ValueError(f"mask loss norm must be 'l1' or 'l2', not {norm!r}")
     mag = X.abs()                                                       # [B, F, T]
     cos = torch.cos(torch.angle(S) - torch.angle(X).unsqueeze(1))
     target = torch.minimum((S.abs() * cos).clamp(min=0.0), mag.unsqueeze(1))
-    err = (masks * mag.unsqueeze(1) - target).abs().mean(dim=(1, 2, 3))
-    return (err / (mag.mean(dim=(1, 2)) + 1e-6)).mean()
+    diff = masks * mag.unsqueeze(1) - target                            # [B, C, F, T]
+    if norm == "l1":
+        return (diff.abs().mean(dim=(1, 2, 3)) / (mag.mean(dim=(1, 2)) + 1e-6)).mean()
+    return (diff.pow(2).mean(dim=(1, 2, 3)) / (mag.pow(2).mean(dim=(1, 2)) + 1e-8)).mean()
 
 
 def present_stems(ref: torch.Tensor) -> torch.Tensor:
