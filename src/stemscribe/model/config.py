@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass, field, fields
 
 from ..classes import DEFAULT_CLASSES, ClassMap
 
+# The norms the spectral mask-inference loss knows (losses.mask_inference_loss).
+MI_LOSS_NORMS = ("l1", "l2")
+
 
 @dataclass
 class ModelConfig:
@@ -93,7 +96,7 @@ class TrainConfig:
     dc_frame_fraction: float = 0.25
     onset_pos_weight: float = 5.0
     # Weight, within the MI loss, of the time-domain term: thresholded SNR of the masked,
-    # inverse-STFT'd stems (losses.signal_to_noise_loss). 0: the spectral L1 term only.
+    # inverse-STFT'd stems (losses.signal_to_noise_loss). 0: the spectral term only.
     mi_snr_weight: float = 0.0
     # The spectral MI term's norm: "l1" (Chimera's) or "l2" (squared error; losses.mask_inference_loss).
     mi_loss: str = "l1"
@@ -104,8 +107,9 @@ class TrainConfig:
     threads: int = 0  # 0: torch default
 
     def __post_init__(self) -> None:
-        if self.mi_loss not in ("l1", "l2"):
-            raise ValueError(f"training config: mi_loss must be 'l1' or 'l2', not {self.mi_loss!r}")
+        if self.mi_loss not in MI_LOSS_NORMS:
+            raise ValueError(f"training config: mi_loss must be {' or '.join(map(repr, MI_LOSS_NORMS))}, "
+                             f"not {self.mi_loss!r}")
 
 
 def from_dict(cls, d: dict):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as Fn
 
+from .config import MI_LOSS_NORMS
+
 
 def mask_inference_loss(masks: torch.Tensor, X: torch.Tensor, S: torch.Tensor, norm: str = "l1") -> torch.Tensor:
     """Phase-sensitive mask loss (Chimera's MI loss) on ``M_c |X| - clip(|S_c| cos(angle S_c - angle X), 0, |X|)``.
@@ -18,8 +20,8 @@ def mask_inference_loss(masks: torch.Tensor, X: torch.Tensor, S: torch.Tensor, n
     mean, the mask that minimises the expected squared error of the stem, which is what SDR-type
     metrics score.
     """
-    if norm not in ("l1", "l2"):
-        raise ValueError(f"mask loss norm must be 'l1' or 'l2', not {norm!r}")
+    if norm not in MI_LOSS_NORMS:
+        raise ValueError(f"mask loss norm must be {' or '.join(map(repr, MI_LOSS_NORMS))}, not {norm!r}")
     mag = X.abs()                                                       # [B, F, T]
     cos = torch.cos(torch.angle(S) - torch.angle(X).unsqueeze(1))
     target = torch.minimum((S.abs() * cos).clamp(min=0.0), mag.unsqueeze(1))
