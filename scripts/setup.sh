@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything stemscribe needs on a fresh Debian/Ubuntu machine: the FluidSynth library,
-# the three soundfonts, Chromium (for the report's browser test) and the Python package with
+# the four soundfonts, Chromium (for the report's browser test) and the Python package with
 # its dependencies. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont chromium)
+APT_PACKAGES=(libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont csound-soundfont chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -54,6 +54,28 @@ def test_batches_are_consistent(sampler):
     assert b.activity[..., [1, 4, 5]].sum() == 0 and b.frames.sum() > 0
 
 
+def test_random_equaliser_is_smooth_bounded_and_keeps_mixtures_consistent(tiny_slakh, tmp_path):
+    from stemscribe.data.dataset import equalise, random_eq_db
+
+    rng = np.random.default_rng(0)
+    curves = np.stack([random_eq_db(8001, 16000, rng, 9.0) for _ in range(50)])
+    assert np.abs(curves).max() <= 9.0 + 1e-4 and np.abs(curves).max(1).std() > 1.0     # U(0, 9) peaks
+    semitones = np.round(40 * 2 ** (np.arange(0, 12 * np.log2(8000 / 40)) / 12)).astype(int)
+    assert np.abs(np.diff(curves[:, semitones], axis=1)).max() < 1.5    # smooth over log frequency
+    assert not random_eq_db(8001, 16000, rng, 0.0).any()
+    # A 2 kHz tone comes out scaled by the curve's gain at 2 kHz.
+    t = np.arange(16000) / 16000
+    g = random_eq_db(8001, 16000, rng, 9.0)
+    y = equalise(np.sin(2 * np.pi * 2000 * t).astype(np.float32), g)
+    assert 20 * np.log10(np.abs(y).max()) == pytest.approx(g[2000], abs=0.05)
+    cfg = tiny_config()
+    tracks = load_dataset([tiny_slakh], tmp_path / "cache", cfg.class_map, cfg.sample_rate, False)
+    plain = MixtureSampler(tracks, cfg.class_map, cfg.sample_rate, cfg.hop, 1.0, seed=3).batch(2)
+    eq = MixtureSampler(tracks, cfg.class_map, cfg.sample_rate, cfg.hop, 1.0, seed=3, eq_db=9.0).batch(2)
+    np.testing.assert_allclose(eq.stems.sum(1), eq.mixture, atol=1e-6)
+    assert not np.allclose(eq.stems, plain.stems) and eq.frames.sum() > 0
+
+
 def test_signal_to_noise_loss_scores_present_and_silent_stems():
     from stemscribe.model.losses import signal_to_noise_loss
 

@@ -155,6 +155,37 @@ def test_split_rules_for_pieces_and_soundfonts():
     assert {p.stem for p in soundfonts_for_split("test")} == {"MuseScore_General"}
     with pytest.raises(SoundfontError):
         soundfonts_for_split("train", [soundfonts_for_split("test")[0]])
+    # A validation set in a soundfont the training defaults never use: the user's font alone.
+    assert [p.stem for p in soundfonts_for_split("validation", ["sf_GMbank"], defaults=False)] == ["sf_GMbank"]
+    with pytest.raises(SoundfontError):
+        soundfonts_for_split("validation", [], defaults=False)
+    with pytest.raises(SoundfontError):
+        soundfonts_for_split("test", ["sf_GMbank"], defaults=False)
+
+
+def test_ensemble_arranges_validation_pieces_for_all_five_parts(tmp_path):
+    import yaml
+
+    from stemscribe.synth.corpus import is_test_piece
+
+    assert synth(tmp_path / "v", "--split", "validation", "--tracks", "2", "--source", "corpus", "--ensemble") == 0
+    for meta in sorted((tmp_path / "v").glob("Track*/metadata.yaml")):
+        d = yaml.safe_load(meta.read_text())
+        assert {s["stemscribe_class"] for s in d["stems"].values()} == {"piano", "guitar", "bass", "drums", "strings"}
+        piece = d["stemscribe"]["source"].split(":", 1)[1]
+        assert not is_test_piece(piece)
+
+
+def test_only_soundfonts_renders_with_the_named_font_alone(tmp_path):
+    import yaml
+
+    assert synth(tmp_path / "v", "--split", "validation", "--tracks", "2", "--soundfont", "sf_GMbank",
+                 "--only-soundfonts") == 0
+    fonts = set()
+    for meta in (tmp_path / "v").glob("Track*/metadata.yaml"):
+        stems = yaml.safe_load(meta.read_text())["stems"].values()
+        fonts |= {s["plugin_name"] for s in stems if s.get("audio_rendered", True)}
+    assert fonts == {"sf_GMbank.sf2"}
 
 
 def test_test_split_is_five_instruments_from_reserved_pieces_with_musescore(tmp_path):
@@ -230,6 +261,9 @@ def test_missing_soundfont_names_the_package(tmp_path, capsys, monkeypatch):
     (["--split", "test", "--soundfont", "/usr/share/sounds/sf2/FluidR3_GM.sf2"], "only with MuseScore_General"),
     (["--split", "test", "--source", "procedural"], "reserved corpus pieces"),
     (["--soundfont", "/no/such/font.sf2"], "/no/such/font.sf2"),
+    (["--only-soundfonts"], "needs at least one --soundfont"),
+    (["--ensemble"], "use it with --source corpus"),
+    (["--split", "test", "--only-soundfonts", "--soundfont", "sf_GMbank"], "only with MuseScore_General"),
     (["--classes", "piano,kazoo"], "kazoo"),
 ])
 def test_bad_requests_are_one_clear_error(tmp_path, capsys, args, words):

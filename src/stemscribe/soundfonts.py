@@ -20,6 +20,9 @@ KNOWN: dict[str, tuple[tuple[str, ...], str]] = {
     "FluidR3_GM": (("FluidR3_GM.sf2",), "fluid-soundfont-gm"),
     "TimGM6mb": (("TimGM6mb.sf2",), "timgm6mb-soundfont"),
     "MuseScore_General": (("MuseScore_General.sf3", "MuseScore_General.sf2"), "musescore-general-soundfont"),
+    # Csound's small GM bank (4 MB): not a training default, so that a validation set rendered with
+    # it alone (``--only-soundfonts``) scores a model on a soundfont it never heard, as the test does.
+    "sf_GMbank": (("sf_GMbank.sf2",), "csound-soundfont"),
 }
 TEST_ONLY = frozenset({"MuseScore_General"})
 TRAIN_DEFAULT = ("FluidR3_GM", "TimGM6mb")
@@ -68,16 +71,31 @@ def check_split(split: str, names: list[str]) -> None:
             raise SoundfontError(f"the {split} split may not use the test-partition soundfont {', '.join(bad)}")
 
 
-def soundfonts_for_split(split: str, extra: list[str | Path] | None = None) -> list[Path]:
-    """Soundfont files a split renders with: the defaults of the split plus any user files."""
-    if split == "test":
+def resolve_soundfont(spec: str | Path) -> Path:
+    """A user's ``--soundfont``: a file path, or the name of a known soundfont (e.g. "sf_GMbank")."""
+    p = Path(spec)
+    if p.is_file():
+        return p
+    if str(spec) in KNOWN:
+        return find_soundfont(str(spec))
+    raise SoundfontError(f"{p}: soundfont file not found")
+
+
+def soundfonts_for_split(split: str, extra: list[str | Path] | None = None, defaults: bool = True) -> list[Path]:
+    """Soundfont files a split renders with: the defaults of the split plus any user files
+    (paths or known names). ``defaults=False`` (train and validation only) renders with the user
+    files alone, e.g. a validation set in a soundfont the training data never used."""
+    if not defaults:
+        if split == "test":
+            raise SoundfontError("the test split renders only with MuseScore_General; --only-soundfonts is for train and validation")
+        if not extra:
+            raise SoundfontError("--only-soundfonts needs at least one --soundfont")
+        paths = []
+    elif split == "test":
         paths = [find_soundfont("MuseScore_General")]
     else:
         paths = [find_soundfont(n) for n in TRAIN_DEFAULT]
     for p in extra or []:
-        p = Path(p)
-        if not p.is_file():
-            raise SoundfontError(f"{p}: soundfont file not found")
-        paths.append(p)
+        paths.append(resolve_soundfont(p))
     check_split(split, [str(p) for p in paths])
     return paths

@@ -192,7 +192,8 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
     tracks = load_dataset(data, cache, cmap, model_cfg.sample_rate,
                           progress=rank == 0 and not quiet and sys.stderr.isatty())
     sampler = MixtureSampler(tracks, cmap, model_cfg.sample_rate, model_cfg.hop, tc.crop_seconds, tc.remix_prob,
-                             tc.drop_class_prob, tc.gain_db, seed=tc.seed * 1000003 + step * 31 + rank)
+                             tc.drop_class_prob, tc.gain_db, seed=tc.seed * 1000003 + step * 31 + rank,
+                             eq_db=tc.eq_db)
     val_tracks = load_dataset(val_data, cache, cmap, model_cfg.sample_rate, progress=False) if val_data else tracks
     vs = MixtureSampler(val_tracks, cmap, model_cfg.sample_rate, model_cfg.hop, tc.crop_seconds, remix_prob=0.0,
                         drop_class_prob=tc.drop_class_prob, gain_db=0.0, seed=12345)

@@ -38,11 +38,19 @@ def add_parser(subparsers) -> None:
     p.add_argument("--source", choices=("procedural", "midi", "corpus", "mix"),
                    help="where the notes come from (default: train/validation mix procedural songs, music21 "
                         "corpus pieces and --midi-dir files; test uses the reserved corpus pieces)")
+    p.add_argument("--ensemble", action="store_true",
+                   help="arrange corpus pieces as the test split does (strings on the top voice, bass on the "
+                        "lowest, piano and guitar on the inner voices and harmony, drums), on this split's own "
+                        "pieces; needs --source corpus (train and validation)")
     p.add_argument("--midi-dir", metavar="DIR", help="folder of MIDI files to render (train and validation)")
     p.add_argument("--classes", help=f"comma-separated classes a track may use ({','.join(CLASS_NAMES)}); "
                                      "every listed class then plays in every procedural track")
     p.add_argument("--soundfont", action="append", default=[], metavar="PATH",
-                   help="extra soundfont file (repeatable; train and validation only)")
+                   help="extra soundfont: a file or a known name such as sf_GMbank (repeatable; "
+                        "train and validation only)")
+    p.add_argument("--only-soundfonts", action="store_true",
+                   help="render with only the --soundfont files, not the split's default soundfonts "
+                        "(e.g. a validation set in a soundfont the training data never used)")
     p.add_argument("--no-effects", action="store_true", help="no per-stem EQ/compression/reverb/...")
     p.add_argument("--subtype", choices=("PCM_16", "PCM_24", "FLOAT"), default="PCM_16",
                    help="FLAC sample format (FLOAT is written as PCM_24: FLAC has no float samples)")
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
                           classes=classes, source=args.source,
                           midi_dir=Path(args.midi_dir) if args.midi_dir else None,
                           soundfonts=tuple(Path(p) for p in args.soundfont),
+                          default_soundfonts=not args.only_soundfonts, ensemble=args.ensemble,
                           effects=not args.no_effects, subtype=subtype)
     except ValueError as e:
         raise UserError(f"invalid settings: {e}") from None

@@ -3,7 +3,9 @@
 The cache keeps, per track, each class's audio (sum of its stems) mono at the model's rate as
 float16 ``.npy`` (memory-mapped while training) and each class's notes as JSON, so training
 reads no FLAC and resamples nothing. Mixtures are made on the fly: either a coherent excerpt of
-one track (some classes dropped) or a remix of excerpts of different tracks, with random gains.
+one track (some classes dropped) or a remix of excerpts of different tracks, with random gains
+and, optionally, a random equaliser per class (``random_eq_db``), which varies each instrument's
+spectral balance the way two soundfonts' patches of the same instrument differ.
 """
 from __future__ import annotations
 
@@ -95,6 +97,28 @@ def load_dataset(roots: list[str | Path], cache_root: str | Path, class_map: Cla
     return out
 
 
+def random_eq_db(n_bins: int, sample_rate: int, rng: np.random.Generator, max_db: float,
+                 low_hz: float = 40.0, n_terms: int = 4) -> np.ndarray:
+    """A random smooth equaliser: gains in dB ``[n_bins]`` for the bins of a real FFT (0 Hz to
+    ``sample_rate / 2``), a sum of ``n_terms`` cosines over log frequency (``low_hz`` to Nyquist;
+    flat below ``low_hz``), the k-th with amplitude ~ N(0, 1) / k, scaled so the largest
+    absolute gain is U(0, ``max_db``). ``max_db`` 0 gives all zeros."""
+    if max_db <= 0:
+        return np.zeros(n_bins, np.float32)
+    f = np.linspace(0.0, sample_rate / 2, n_bins)
+    u = np.log(np.clip(f, low_hz, None) / low_hz) / np.log(sample_rate / 2 / low_hz)     # 0-1
+    k = np.arange(1, n_terms + 1)[:, None]
+    amp = rng.standard_normal((n_terms, 1)) / k
+    curve = (amp * np.cos(np.pi * k * u[None] + rng.uniform(0, 2 * np.pi, (n_terms, 1)))).sum(0)
+    peak = np.abs(curve).max()
+    return (curve * (rng.uniform(0.0, max_db) / peak if peak > 0 else 0.0)).astype(np.float32)
+
+
+def equalise(x: np.ndarray, gain_db: np.ndarray) -> np.ndarray:
+    """Filter ``x [samples]`` by the zero-phase gains ``gain_db [samples // 2 + 1]`` (real FFT bins)."""
+    return np.fft.irfft(np.fft.rfft(x) * 10 ** (gain_db / 20), len(x)).astype(np.float32)
+
+
 @dataclass
 class Batch:
     mixture: np.ndarray     # [B, N] float32
@@ -110,13 +134,14 @@ class MixtureSampler:
 
     def __init__(self, tracks: list[CachedTrack], class_map: ClassMap, sample_rate: int, hop: int,
                  crop_seconds: float, remix_prob: float = 0.5, drop_class_prob: float = 0.15,
-                 gain_db: float = 6.0, seed: int = 0):
+                 gain_db: float = 6.0, seed: int = 0, eq_db: float = 0.0):
         if not tracks:
             raise ValueError("no training tracks with audio")
         self.tracks, self.cmap, self.sr, self.hop = tracks, class_map, sample_rate, hop
         self.n = int(round(crop_seconds * sample_rate))
         self.n_frames = self.n // hop + 1
         self.remix_prob, self.drop_class_prob, self.gain_db = remix_prob, drop_class_prob, gain_db
+        self.eq_db = eq_db
         self.rng = np.random.default_rng(seed)
         self.by_class = {c: [t for t in tracks if c in t.audio] for c in class_map.names}
         self.frame_rate = sample_rate / hop
@@ -160,7 +185,10 @@ class MixtureSampler:
         for i, t, s in picks:
             c = self.cmap.names[i]
             g = 10 ** (self.rng.uniform(-self.gain_db, self.gain_db) / 20)
-            stems[i] = self._excerpt(t, c, s) * g
+            x = self._excerpt(t, c, s)
+            if self.eq_db > 0:     # drawn only when on, so runs without it draw what they always did
+                x = equalise(x, random_eq_db(self.n // 2 + 1, self.sr, self.rng, self.eq_db))
+            stems[i] = x * g
             notes[i] = self._notes(t, c, s)
         return stems, np.array([bool(n) for n in notes]), notes
 

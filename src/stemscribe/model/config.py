@@ -92,6 +92,10 @@ class TrainConfig:
     # Probability each class present in a crop is dropped from the mixture (teaches activity/gating).
     drop_class_prob: float = 0.15
     gain_db: float = 6.0
+    # Per-class random equaliser (``data.dataset.random_eq_db``): a smooth gain curve over log
+    # frequency whose largest gain is U(0, eq_db) dB, so no soundfont's spectral balance is the only
+    # one the model hears. 0: off.
+    eq_db: float = 0.0
     # Fraction of frames the deep-clustering loss is computed on (it is the costliest head).
     dc_frame_fraction: float = 0.25
     onset_pos_weight: float = 5.0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..soundfonts import soundfonts_for_split
+from ..soundfonts import resolve_soundfont, soundfonts_for_split
 from .arranger import ALL_CLASSES
 from .effects import EffectsConfig, apply_chain, random_chain
 from .render import Renderer
@@ -45,7 +45,11 @@ class SynthConfig:
         validation: a mix of procedural, corpus and, with midi_dir, MIDI files; test: the reserved
         corpus pieces).
     midi_dir: a folder of the user's MIDI files (train and validation only).
-    soundfonts: extra user soundfont files (train and validation only).
+    soundfonts: extra user soundfont files or known names (train and validation only).
+    default_soundfonts: False renders with ``soundfonts`` alone, not the split's defaults
+        (train and validation only).
+    ensemble: arrange corpus pieces in the test split's five-part ensemble (``sources.SourcePlan``;
+        train and validation need ``source="corpus"``).
     effects: per-stem pedalboard effects on/off.
     stem_level_db: each stem is scaled so the loudness of its playing frames sits at a common
         reference plus a random offset from this range (soundfont presets differ by 30 dB, so
@@ -67,6 +71,8 @@ class SynthConfig:
     source: str | None = None
     midi_dir: Path | None = None
     soundfonts: tuple[Path, ...] = ()
+    default_soundfonts: bool = True
+    ensemble: bool = False
     effects: bool = True
     subtype: str = "PCM_16"
     tail_seconds: float = 2.0
@@ -231,13 +237,14 @@ def synthesize(cfg: SynthConfig, progress: bool = True) -> SynthReport:
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    soundfonts = list(dict.fromkeys(soundfonts_for_split(cfg.split, list(cfg.soundfonts))))  # no duplicates
-    plan = plan_sources(cfg.split, cfg.source, cfg.midi_dir, cfg.classes, cfg.track_seconds)
+    soundfonts = list(dict.fromkeys(soundfonts_for_split(cfg.split, list(cfg.soundfonts),
+                                                         cfg.default_soundfonts)))  # no duplicates
+    plan = plan_sources(cfg.split, cfg.source, cfg.midi_dir, cfg.classes, cfg.track_seconds, cfg.ensemble)
     if cfg.soundfonts:  # a user's soundfont that FluidSynth cannot read fails now, not at random later
         probe = Renderer(cfg.sample_rate)
         try:
             for font in cfg.soundfonts:
-                probe.load(Path(font))
+                probe.load(resolve_soundfont(font))
         finally:
             probe.close()
     cfg.out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,8 @@ music21 corpus; and which of them each split may use.
   corpus pieces and MIDI files;
 - test: only the reserved corpus pieces (chorales, quartets), arranged for piano, guitar, bass,
   drums and strings (``classical.arrange_test``).
+Train and validation may arrange their own corpus pieces in that same five-part ensemble
+(``ensemble``): the arrangement is a rendering procedure, not test data; the pieces stay disjoint.
 A MIDI file that cannot be read is skipped with a warning naming it, and another file is drawn;
 when no file can be read, the error names the files tried.
 """
@@ -81,6 +83,8 @@ class SourcePlan:
 
     weights: source name -> share of tracks. midi_files / pieces: the split's candidates.
     classes: classes tracks may use (None: all). seconds: (min, max) music length per track.
+    ensemble: corpus pieces are arranged as the test split arranges its pieces
+        (``classical.arrange_test``); always true for the test split.
     """
 
     split: str
@@ -89,13 +93,20 @@ class SourcePlan:
     pieces: tuple[str, ...] = ()
     classes: tuple[str, ...] | None = None
     seconds: tuple[float, float] = (30.0, 60.0)
+    ensemble: bool = False
 
 
 def plan_sources(split: str, source: str | None, midi_dir: Path | None, classes: tuple[str, ...] | None,
-                 seconds: tuple[float, float]) -> SourcePlan:
+                 seconds: tuple[float, float], ensemble: bool = False) -> SourcePlan:
     """Check the request against the split rules and list the candidates. Raises SourceError."""
     if source is not None and source not in SOURCES:
         raise SourceError(f"unknown source {source!r}; use {', '.join(SOURCES)}")
+    if ensemble and split != "test":
+        if source != "corpus":
+            raise SourceError("--ensemble arranges corpus pieces; use it with --source corpus")
+        if classes is not None and any(c not in TEST_CLASSES for c in classes):
+            raise SourceError(f"the ensemble has only {', '.join(TEST_CLASSES)}; --classes "
+                              f"{','.join(classes)} asks for more")
     if split == "test":
         if source not in (None, "corpus"):
             raise SourceError(f"the test split renders only the reserved corpus pieces, not source {source!r}")
@@ -106,7 +117,7 @@ def plan_sources(split: str, source: str | None, midi_dir: Path | None, classes:
                               f"{','.join(classes)} asks for more")
         pieces = corpus_pool("test")
         check_pieces("test", pieces)
-        return SourcePlan(split, (("corpus", 1.0),), (), tuple(pieces), classes, seconds)
+        return SourcePlan(split, (("corpus", 1.0),), (), tuple(pieces), classes, seconds, ensemble=True)
     if source == "midi" and midi_dir is None:
         raise SourceError("--source midi needs --midi-dir DIR")
     files: list[Path] = []
@@ -123,7 +134,7 @@ def plan_sources(split: str, source: str | None, midi_dir: Path | None, classes:
         names = ["procedural", "corpus"] + (["midi"] if files else [])
         weights = tuple((n, MIX_WEIGHTS[n]) for n in names)
     return SourcePlan(split, weights, tuple(files) if any(n == "midi" for n, _ in weights) else (),
-                      tuple(pieces), classes, seconds)
+                      tuple(pieces), classes, seconds, ensemble=ensemble)
 
 
 def _warn(message: str) -> None:
@@ -187,8 +198,14 @@ def _corpus_song(rng: np.random.Generator, plan: SourcePlan, length: float) -> S
             _warn(f"{e}; skipped")
             tried.append(rel)
             continue
-        if plan.split == "test":
+        if plan.ensemble:
             song = arrange_test(rng, ex, plan.classes or TEST_CLASSES)
+            # Outside the test split a piece with too few voices for the whole ensemble (a folk
+            # tune, a two-part invention) is redrawn, so that every track has every part.
+            wanted = set(plan.classes or TEST_CLASSES)
+            if plan.split != "test" and {p.cls for p in song.parts} < wanted and attempt + 1 < MAX_TRIES:
+                tried.append(rel)
+                continue
         else:
             song = arrange_free(rng, ex, plan.classes or ALL_CLASSES)
         if song.parts:
