@@ -284,6 +284,20 @@ def test_mask_power_tuning_finds_the_exponent_that_undoes_a_distortion(dataset: 
     assert again.si_sdr >= again.si_sdr_default - 1e-6
 
 
+def test_tune_pools_several_validation_folders(dataset: Path, tmp_path: Path):
+    import shutil
+
+    import torch
+
+    second = tmp_path / "second"
+    shutil.copytree(dataset, second)
+    ckpt = _ablation_checkpoint(tmp_path / "m.pt")
+    assert main(["tune", str(ckpt), "--data", str(dataset), str(second), "--no-gate-tuning",
+                 "--no-mask-power-tuning", "-q"]) == 0
+    tuning = torch.load(ckpt, weights_only=True)["extra"]["decode_tuning"]
+    assert tuning["classes"]["piano"]["tracks"] == 4 and tuning["data"] == f"{dataset} {second}"
+
+
 def test_tune_refuses_the_test_split(dataset: Path, tmp_path: Path, capsys):
     meta = dataset / "Track00001" / "metadata.yaml"
     meta.write_text(meta.read_text() + "stemscribe: {split: test}\n")

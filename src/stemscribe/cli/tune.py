@@ -13,7 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "for the best note F1, and store them in the checkpoint, where `separate` and the Separator "
                     "API use them unless thresholds are given. The test split is refused.")
     p.add_argument("checkpoint", help="checkpoint file (.pt) to tune")
-    p.add_argument("--data", default="data/validation", help="Slakh-layout validation folder (default: data/validation)")
+    p.add_argument("--data", nargs="+", default=["data/validation"], metavar="DIR",
+                   help="Slakh-layout validation folder(s), pooled (default: data/validation)")
     p.add_argument("--out", default=None, help="write the tuned checkpoint here (default: update CHECKPOINT in place)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N tracks")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if "tr" in sep.heads:
         tuning = tune_thresholds(sep, tracks, progress=say)
         if not tuning:
-            raise UserError(f"{args.data}: no track has reference notes of any of the model's classes")
+            raise UserError(f"{' '.join(args.data)}: no track has reference notes of any of the model's classes")
     dest = write_tuning(args.checkpoint, tuning, args.data, args.out, gates, power)
     if power:
         print(f"mask power: " + ", ".join(f"{c} {p:g}" for c, p in power.powers.items())

@@ -115,13 +115,15 @@ def _mean_f1(ref_notes, probs, fr, is_drum, onset_t, frame_t, min_len) -> tuple[
     return (float(np.mean(on)), float(np.mean(onoff))) if on else (float("nan"), float("nan"))
 
 
-def analyse_tracks(separator, data: str | Path, limit: int | None = None,
+def analyse_tracks(separator, data: str | Path | list[str | Path], limit: int | None = None,
                    progress: Callable[[str], None] | None = None) -> list[TrackAnalysis]:
-    """Run ``separator``'s model once over the full mixture of each track in ``data``.
+    """Run ``separator``'s model once over the full mixture of each track in ``data`` (a folder,
+    or several whose tracks are pooled).
 
     Raises DataError for a folder of the test split (tuning on it would leak the test set).
     """
-    tracks = find_tracks(data)[:limit]
+    folders = data if isinstance(data, (list, tuple)) else [data]
+    tracks = [t for d in folders for t in find_tracks(d)][:limit]
     test = [t.name for t in tracks if t.split == "test"]
     if test:
         raise DataError(f"{data}: tracks {', '.join(test[:3])} belong to the test split, which is never used "
@@ -279,7 +281,7 @@ def tune_thresholds(separator, tracks: list[TrackAnalysis], onset_grid: tuple[fl
     return out
 
 
-def write_tuning(checkpoint: str | Path, tuning: dict[str, ClassTuning], data: str | Path,
+def write_tuning(checkpoint: str | Path, tuning: dict[str, ClassTuning], data: str | Path | list[str | Path],
                  out: str | Path | None = None, gates: dict[str, GateTuning] | None = None,
                  mask_power: MaskPowerTuning | None = None) -> Path:
     """Store the chosen thresholds (and gate bounds, mask exponents) in a checkpoint (``out``,
@@ -289,6 +291,7 @@ def write_tuning(checkpoint: str | Path, tuning: dict[str, ClassTuning], data: s
     from ..checkpoint import read_checkpoint
 
     ck = read_checkpoint(checkpoint)
+    data = " ".join(map(str, data)) if isinstance(data, (list, tuple)) else data
     extra = {k: v for k, v in (ck.get("extra") or {}).items()
              if k not in ("gate", "gate_tuning", "mask_power", "mask_power_tuning")}
     if tuning:
