@@ -101,20 +101,16 @@ def plan_sources(split: str, source: str | None, midi_dir: Path | None, classes:
     """Check the request against the split rules and list the candidates. Raises SourceError."""
     if source is not None and source not in SOURCES:
         raise SourceError(f"unknown source {source!r}; use {', '.join(SOURCES)}")
-    if ensemble and split != "test":
-        if source != "corpus":
-            raise SourceError("--ensemble arranges corpus pieces; use it with --source corpus")
-        if classes is not None and any(c not in TEST_CLASSES for c in classes):
-            raise SourceError(f"the ensemble has only {', '.join(TEST_CLASSES)}; --classes "
-                              f"{','.join(classes)} asks for more")
+    if ensemble and split != "test" and source != "corpus":
+        raise SourceError("--ensemble arranges corpus pieces; use it with --source corpus")
+    if (ensemble or split == "test") and classes is not None and any(c not in TEST_CLASSES for c in classes):
+        what = "the test split" if split == "test" else "the ensemble"
+        raise SourceError(f"{what} has only {', '.join(TEST_CLASSES)}; --classes {','.join(classes)} asks for more")
     if split == "test":
         if source not in (None, "corpus"):
             raise SourceError(f"the test split renders only the reserved corpus pieces, not source {source!r}")
         if midi_dir is not None:
             raise SourceError("the test split renders only the reserved corpus pieces; drop --midi-dir")
-        if classes is not None and any(c not in TEST_CLASSES for c in classes):
-            raise SourceError(f"the test split has only {', '.join(TEST_CLASSES)}; --classes "
-                              f"{','.join(classes)} asks for more")
         pieces = corpus_pool("test")
         check_pieces("test", pieces)
         return SourcePlan(split, (("corpus", 1.0),), (), tuple(pieces), classes, seconds, ensemble=True)
