@@ -1,0 +1,105 @@
+"""Experiment: where does each pitched class's note-onset F1 go on a validation set?
+
+    python scripts/experiments/onset_anatomy.py default data/val5
+
+Separates and transcribes each track's 5-instrument mixture (piano, guitar, bass, drums,
+strings; tracks lacking one are skipped) with the given model and its stored tuning, and pools the
+mir_eval note matches over all tracks. For each pitched class it reports precision / recall / F1
+of onsets (50 ms, 50 cents) under relaxations that each forgive one kind of error:
+
+- ``std``: the metric as evaluated;
+- ``octave``: pitches folded to pitch classes (octave errors forgiven);
+- ``tol100``: 100 ms onset tolerance (timing errors forgiven);
+- ``semitone``: 150 cents pitch tolerance (neighbour-key errors forgiven);
+- ``ref_vs_any_est``: the class's reference notes against every class's estimated notes (recall
+  then counts a note found, whichever class it was written to);
+- ``any_ref_vs_est``: every class's reference notes against the class's estimates (precision then
+  counts a note some instrument really plays).
+
+Measured 2026-12-02 on the 2-core CPU with segment 11's shipped model on data/val5 (20 tracks):
+
+| class | std F1 | octave | tol100 | semitone | recall vs any est | precision vs any ref |
+|---|---|---|---|---|---|---|
+| piano | .710 | .724 | .713 | .713 | .766 (own .744) | .771 (own .680) |
+| guitar | .527 | .604 | .530 | .527 | .889 (own .588) | .755 (own .477) |
+| bass | .526 | .585 | .527 | .526 | .716 (own .527) | .823 (own .524) |
+| strings | .379 | .389 | .383 | .384 | .715 (own .456) | .807 (own .324) |
+
+Timing and neighbour-key errors cost nothing; octave errors cost bass and guitar .06-.08. The
+bulk is attribution: most of the notes a class writes are notes of the mixture, but of another
+instrument, and most of the notes it misses were written to another class. (A monophonic decoding
+of bass and strings, one note per onset, keeping the most probable or the lowest, was also tried
+on the pooled validation + val5 tracks and lost .01-.06 F1; not adopted.)
+"""
+from __future__ import annotations
+
+import sys
+
+import mir_eval
+import numpy as np
+import torch
+
+from stemscribe import Separator
+from stemscribe.data.slakh import find_tracks
+from stemscribe.evaluate.metrics import _arrays
+from stemscribe.evaluate.runner import _sum_padded, crop_notes
+
+FIVE = ("piano", "guitar", "bass", "drums", "strings")
+PITCHED = [c for c in FIVE if c != "drums"]
+MODES = ("std", "octave", "tol100", "semitone", "ref_vs_any_est", "any_ref_vs_est")
+
+
+def fold_to_octave(hz: np.ndarray) -> np.ndarray:
+    """Frequencies moved into the octave above middle C, keeping their pitch class."""
+    midi = 12 * np.log2(hz / 440.0) + 69
+    return 440.0 * 2 ** ((midi % 12 + 60 - 69) / 12)
+
+
+def matches(ref, est, tol: float = 0.05, cents: float = 50.0, octave: bool = False) -> int:
+    if not ref or not est:
+        return 0
+    ri, rp = _arrays(ref)
+    ei, ep = _arrays(est)
+    if octave:
+        rp, ep = fold_to_octave(rp), fold_to_octave(ep)
+    return len(mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=tol, offset_ratio=None,
+                                                  pitch_tolerance=cents))
+
+
+def main(model: str, data: str) -> None:
+    torch.set_num_threads(1)
+    sep = Separator(model, device="cpu")
+    counts = {c: {m: [0, 0, 0] for m in MODES} for c in PITCHED}    # hits, reference notes, estimates
+    for track in find_tracks(data):
+        present = track.class_stems(sep.class_map)
+        if not all(c in present for c in FIVE):
+            continue
+        audio = {c: _sum_padded([track.load_stem(k) for k in present[c]]) for c in FIVE}
+        n, sr = min(a.size for a in audio.values()), track.sample_rate()
+        mix = np.sum([audio[c][:n] for c in FIVE], axis=0).astype(np.float32)
+        result = sep.separate(mix[None], sr)
+        notes = track.class_notes(sep.class_map)
+        refs = {c: crop_notes(notes.get(c, []), n / sr) for c in PITCHED}
+        any_est = sorted((x for c in PITCHED for x in result.notes[c]), key=lambda x: x.start)
+        any_ref = [x for c in PITCHED for x in refs[c]]
+        for c in PITCHED:
+            ref, est = refs[c], result.notes[c]
+            cases = {"std": (ref, est, {}), "octave": (ref, est, {"octave": True}),
+                     "tol100": (ref, est, {"tol": 0.1}), "semitone": (ref, est, {"cents": 150.0}),
+                     "ref_vs_any_est": (ref, any_est, {}), "any_ref_vs_est": (any_ref, est, {})}
+            for m, (r, e, kw) in cases.items():
+                acc = counts[c][m]
+                acc[0] += matches(r, e, **kw)
+                acc[1] += len(r)
+                acc[2] += len(e)
+    for c in PITCHED:
+        cells = []
+        for m in MODES:
+            hits, n_ref, n_est = counts[c][m]
+            p, r = hits / max(n_est, 1), hits / max(n_ref, 1)
+            cells.append(f"{m}: P {p:.3f} R {r:.3f} F {2 * p * r / max(p + r, 1e-9):.3f}")
+        print(f"{c} | " + " | ".join(cells))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
