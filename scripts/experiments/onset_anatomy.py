@@ -1,6 +1,6 @@
 """Experiment: where does each pitched class's note-onset F1 go on a validation set?
 
-    python scripts/experiments/onset_anatomy.py default data/val5
+    python scripts/experiments/onset_anatomy.py MODEL data/val5     # a registry name or a checkpoint
 
 Separates and transcribes each track's 5-instrument mixture (piano, guitar, bass, drums,
 strings; tracks lacking one are skipped) with the given model and its stored tuning, and pools the
@@ -16,7 +16,8 @@ of onsets (50 ms, 50 cents) under relaxations that each forgive one kind of erro
 - ``any_ref_vs_est``: every class's reference notes against the class's estimates (precision then
   counts a note some instrument really plays).
 
-Measured 2026-12-02 on the 2-core CPU with segment 11's shipped model on data/val5 (20 tracks):
+Measured 2026-12-02 on the 2-core CPU with segment 11's shipped model on data/val5 (20 tracks;
+`git show 17134c6:src/stemscribe/weights/default.pt > runs/s11_shipped.pt`, MODEL runs/s11_shipped.pt):
 
 | class | std F1 | octave | tol100 | semitone | recall vs any est | precision vs any ref |
 |---|---|---|---|---|---|---|
@@ -33,6 +34,7 @@ on the pooled validation + val5 tracks and lost .01-.06 F1; not adopted.)
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import mir_eval
@@ -40,28 +42,28 @@ import numpy as np
 import torch
 
 from stemscribe import Separator
+from stemscribe.classes import PAPER_SETS
 from stemscribe.data.slakh import find_tracks
 from stemscribe.evaluate.metrics import _arrays
 from stemscribe.evaluate.runner import _sum_padded, crop_notes
 
-FIVE = ("piano", "guitar", "bass", "drums", "strings")
+FIVE = PAPER_SETS[5]
 PITCHED = [c for c in FIVE if c != "drums"]
 MODES = ("std", "octave", "tol100", "semitone", "ref_vs_any_est", "any_ref_vs_est")
 
 
-def fold_to_octave(hz: np.ndarray) -> np.ndarray:
-    """Frequencies moved into the octave above middle C, keeping their pitch class."""
-    midi = 12 * np.log2(hz / 440.0) + 69
-    return 440.0 * 2 ** ((midi % 12 + 60 - 69) / 12)
+def fold_to_octave(notes):
+    """The notes moved into the octave from middle C, keeping their pitch class."""
+    return [dataclasses.replace(n, pitch=n.pitch % 12 + 60) for n in notes]
 
 
 def matches(ref, est, tol: float = 0.05, cents: float = 50.0, octave: bool = False) -> int:
     if not ref or not est:
         return 0
+    if octave:
+        ref, est = fold_to_octave(ref), fold_to_octave(est)
     ri, rp = _arrays(ref)
     ei, ep = _arrays(est)
-    if octave:
-        rp, ep = fold_to_octave(rp), fold_to_octave(ep)
     return len(mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=tol, offset_ratio=None,
                                                   pitch_tolerance=cents))
 
@@ -80,7 +82,7 @@ def main(model: str, data: str) -> None:
         result = sep.separate(mix[None], sr)
         notes = track.class_notes(sep.class_map)
         refs = {c: crop_notes(notes.get(c, []), n / sr) for c in PITCHED}
-        any_est = sorted((x for c in PITCHED for x in result.notes[c]), key=lambda x: x.start)
+        any_est = [x for c in PITCHED for x in result.notes[c]]
         any_ref = [x for c in PITCHED for x in refs[c]]
         for c in PITCHED:
             ref, est = refs[c], result.notes[c]
