@@ -32,7 +32,7 @@ def main() -> None:
     model, cfg, ck = load_model(args.checkpoint)
     tc = from_dict(TrainConfig, ck["train_config"]) if ck.get("train_config") else None
     dest = WEIGHTS_DIR / f"{args.name}.pt"
-    kept = ("metrics", "decode", "decode_tuning", "gate", "gate_tuning", "mask_power",   # what inference and
+    kept = ("metrics", "averaged", "decode", "decode_tuning", "gate", "gate_tuning", "mask_power",  # what inference and
             "mask_power_tuning")                                                         # the card use
     extra = {"source": str(args.checkpoint), **{k: ck["extra"][k] for k in kept if k in ck["extra"]}}
     save_checkpoint(dest, model, cfg, tc, ck["step"], extra=extra, half=True)

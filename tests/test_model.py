@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from stemscribe.checkpoint import CheckpointError, load_model, save_checkpoint
+from stemscribe.checkpoint import CheckpointError, average_checkpoints, load_model, save_checkpoint
 from stemscribe.data.dataset import MixtureSampler, load_dataset
 from stemscribe.hub import tiny_config
 from stemscribe.model import JointNet
@@ -223,6 +223,25 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="bad.pt"):
         load_model(tmp_path / "bad.pt")
+
+
+def test_checkpoint_average_is_the_mean_of_the_weights_and_checks_configs(tmp_path):
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    a, b = JointNet(cfg), JointNet(cfg)
+    save_checkpoint(tmp_path / "a.pt", a, cfg, step=7)
+    save_checkpoint(tmp_path / "b.pt", b, cfg, step=9)
+    avg, cfg2, first = average_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"])
+    assert cfg2 == cfg and first["step"] == 7
+    sa, sb, sm = a.state_dict(), b.state_dict(), avg.state_dict()
+    for k, v in sm.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, (sa[k] + sb[k]) / 2)
+    assert any(not torch.equal(sa[k], sb[k]) for k in sa)   # the two really differ
+    other = replace(cfg, rnn_dim=cfg.rnn_dim * 2)
+    save_checkpoint(tmp_path / "c.pt", JointNet(other), other)
+    with pytest.raises(CheckpointError, match="c.pt"):
+        average_checkpoints([tmp_path / "a.pt", tmp_path / "c.pt"])
 
 
 def test_transcription_starts_at_the_sparse_prior():

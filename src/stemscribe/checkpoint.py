@@ -93,3 +93,31 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit architecture {cfg.arch} ({str(e)[:200]})") from None
     return model.to(device).eval(), cfg, ckpt
+
+
+def average_checkpoints(paths: list[str | Path]) -> tuple[nn.Module, ModelConfig, dict]:
+    """The element-wise mean of the weights of several checkpoints of one architecture and
+    config (checkpoint averaging, as in fairseq's ``average_checkpoints.py``; a "model soup"
+    when the checkpoints are fine-tuned from one start). Float tensors are averaged in float32;
+    integer buffers are taken from the first checkpoint. Returns (model in eval mode, its
+    config, the first checkpoint's dict with ``step`` and ``extra`` of the first). A checkpoint
+    of another architecture, config or set of weights is an error naming the file."""
+    if not paths:
+        raise CheckpointError("average_checkpoints: no checkpoints given")
+    first = read_checkpoint(paths[0])
+    total = {k: v.float() if v.is_floating_point() else v.clone() for k, v in first["state_dict"].items()}
+    for path in paths[1:]:
+        ck = read_checkpoint(path)
+        if ck["model_config"] != first["model_config"]:
+            raise CheckpointError(f"{path}: model config differs from {paths[0]}'s; only checkpoints of one "
+                                  "architecture and config can be averaged")
+        if set(ck["state_dict"]) != set(total):
+            raise CheckpointError(f"{path}: holds other weights than {paths[0]}")
+        for k, v in ck["state_dict"].items():
+            if v.is_floating_point():
+                total[k] += v.float()
+    state = {k: v / len(paths) if v.is_floating_point() else v for k, v in total.items()}
+    cfg = from_dict(ModelConfig, first["model_config"])
+    model = build_model(cfg)
+    model.load_state_dict(state)
+    return model.eval(), cfg, first

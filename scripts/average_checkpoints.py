@@ -1,0 +1,45 @@
+"""Average the weights of several checkpoints of one config into a new checkpoint.
+
+    python scripts/average_checkpoints.py runs/a/best.pt runs/b/best.pt --out runs/soup.pt \
+        [--settings-from runs/a/best_tuned.pt]
+
+The result carries the first checkpoint's configs and step; ``--settings-from`` copies a tuned
+checkpoint's inference settings (thresholds, gates, mask exponents) into it, for a quick look
+before ``stemscribe tune`` is run on the average itself. Refuses to overwrite an existing file.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from stemscribe.checkpoint import average_checkpoints, read_checkpoint, save_checkpoint  # noqa: E402
+from stemscribe.model.config import TrainConfig, from_dict  # noqa: E402
+
+TUNED = ("decode", "decode_tuning", "gate", "gate_tuning", "mask_power", "mask_power_tuning")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--settings-from", default=None)
+    args = ap.parse_args()
+    out = Path(args.out)
+    if out.exists():
+        sys.exit(f"{out}: already exists; give another --out")
+    model, cfg, first = average_checkpoints(args.checkpoints)
+    extra = {"averaged": [str(p) for p in args.checkpoints]}
+    if args.settings_from:
+        tuned = read_checkpoint(args.settings_from)["extra"]
+        extra.update({k: tuned[k] for k in TUNED if k in tuned})
+    tc = from_dict(TrainConfig, first["train_config"]) if first.get("train_config") else None
+    save_checkpoint(out, model, cfg, tc, first["step"], extra=extra)
+    print(f"wrote {out}: mean of {len(args.checkpoints)} checkpoints")
+
+
+if __name__ == "__main__":
+    main()
