@@ -16,10 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from stemscribe.checkpoint import average_checkpoints, read_checkpoint, save_checkpoint  # noqa: E402
+from stemscribe.checkpoint import TUNED_KEYS, average_checkpoints, read_checkpoint, save_checkpoint  # noqa: E402
 from stemscribe.model.config import TrainConfig, from_dict  # noqa: E402
-
-TUNED = ("decode", "decode_tuning", "gate", "gate_tuning", "mask_power", "mask_power_tuning")
 
 
 def main() -> None:
@@ -35,7 +33,7 @@ def main() -> None:
     extra = {"averaged": [str(p) for p in args.checkpoints]}
     if args.settings_from:
         tuned = read_checkpoint(args.settings_from)["extra"]
-        extra.update({k: tuned[k] for k in TUNED if k in tuned})
+        extra.update({k: tuned[k] for k in TUNED_KEYS if k in tuned})
     tc = from_dict(TrainConfig, first["train_config"]) if first.get("train_config") else None
     save_checkpoint(out, model, cfg, tc, first["step"], extra=extra)
     print(f"wrote {out}: mean of {len(args.checkpoints)} checkpoints")

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from stemscribe.checkpoint import load_model, save_checkpoint  # noqa: E402
+from stemscribe.checkpoint import TUNED_KEYS, load_model, save_checkpoint  # noqa: E402
 from stemscribe.hub import REGISTRY_FILE, WEIGHTS_DIR, sha256  # noqa: E402
 from stemscribe.model.config import TrainConfig, from_dict  # noqa: E402
 
@@ -32,8 +32,7 @@ def main() -> None:
     model, cfg, ck = load_model(args.checkpoint)
     tc = from_dict(TrainConfig, ck["train_config"]) if ck.get("train_config") else None
     dest = WEIGHTS_DIR / f"{args.name}.pt"
-    kept = ("metrics", "averaged", "decode", "decode_tuning", "gate", "gate_tuning", "mask_power",  # what inference and
-            "mask_power_tuning")                                                         # the card use
+    kept = ("metrics", "averaged", *TUNED_KEYS)   # what inference and the card use
     extra = {"source": str(args.checkpoint), **{k: ck["extra"][k] for k in kept if k in ck["extra"]}}
     save_checkpoint(dest, model, cfg, tc, ck["step"], extra=extra, half=True)
     reg = json.loads(REGISTRY_FILE.read_text()) if REGISTRY_FILE.is_file() else {}

@@ -15,6 +15,8 @@ from torch import nn
 from .model.config import ModelConfig, TrainConfig, from_dict
 
 FORMAT_VERSION = 1
+# the inference settings `stemscribe tune` stores in a checkpoint's ``extra`` (evaluate/tune.py)
+TUNED_KEYS = ("decode", "decode_tuning", "gate", "gate_tuning", "mask_power", "mask_power_tuning")
 
 
 class CheckpointError(ValueError):
@@ -85,14 +87,20 @@ def init_from(model: nn.Module, path: str | Path) -> list[str]:
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig, dict]:
     """(model in eval mode, its config, the raw checkpoint dict)."""
     ckpt = read_checkpoint(path)
-    cfg = from_dict(ModelConfig, ckpt["model_config"])
+    model, cfg = _build_with(path, ckpt["model_config"], ckpt["state_dict"])
+    return model.to(device).eval(), cfg, ckpt
+
+
+def _build_with(path: str | Path, model_config: dict, state: dict) -> tuple[nn.Module, ModelConfig]:
+    """The network of ``model_config`` holding ``state`` (float tensors as float32); a mismatch
+    is an error naming ``path``."""
+    cfg = from_dict(ModelConfig, model_config)
     model = build_model(cfg)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     try:
-        model.load_state_dict(state)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit architecture {cfg.arch} ({str(e)[:200]})") from None
-    return model.to(device).eval(), cfg, ckpt
+    return model, cfg
 
 
 def average_checkpoints(paths: list[str | Path]) -> tuple[nn.Module, ModelConfig, dict]:
@@ -105,7 +113,9 @@ def average_checkpoints(paths: list[str | Path]) -> tuple[nn.Module, ModelConfig
     if not paths:
         raise CheckpointError("average_checkpoints: no checkpoints given")
     first = read_checkpoint(paths[0])
-    total = {k: v.float() if v.is_floating_point() else v.clone() for k, v in first["state_dict"].items()}
+    # a copy: ``.float()`` of a float32 tensor is the tensor itself, and ``first`` is returned
+    total = {k: v.to(torch.float32, copy=True) if v.is_floating_point() else v
+             for k, v in first["state_dict"].items()}
     for path in paths[1:]:
         ck = read_checkpoint(path)
         if ck["model_config"] != first["model_config"]:
@@ -117,7 +127,5 @@ def average_checkpoints(paths: list[str | Path]) -> tuple[nn.Module, ModelConfig
             if v.is_floating_point():
                 total[k] += v.float()
     state = {k: v / len(paths) if v.is_floating_point() else v for k, v in total.items()}
-    cfg = from_dict(ModelConfig, first["model_config"])
-    model = build_model(cfg)
-    model.load_state_dict(state)
+    model, cfg = _build_with(paths[0], first["model_config"], state)
     return model.eval(), cfg, first
