@@ -121,6 +121,28 @@ def test_mask_loss_norms_l1_median_l2_mean():
         mask_inference_loss(oracle, X, S, "l3")
 
 
+def test_repeat_onset_weight_weighs_only_re_strikes():
+    """Two notes of one pitch back to back (from notes_to_rolls) and one after a gap: with the
+    weight, missing the re-strike's onset costs more, missing the onset after the gap does not."""
+    from stemscribe.model.losses import transcription_loss
+    from stemscribe.notes import Note, notes_to_rolls
+
+    fr = 10.0
+    notes = [Note(60, 0.0, 0.5), Note(60, 0.5, 1.0), Note(60, 1.5, 2.0)]
+    frames, onsets, vel = (torch.from_numpy(a)[None] for a in notes_to_rolls(notes, 25, fr, False))
+    r = 60 - 21
+    assert onsets[0, [0, 5, 15], r].tolist() == [1.0, 1.0, 1.0] and frames[0, 4, r] == 1 and frames[0, 14, r] == 0
+
+    def loss(miss: int, w: float) -> float:
+        logits = torch.where(onsets > 0, 8.0, -8.0)
+        logits[0, miss, r] = -8.0                                   # this onset is missed
+        return float(transcription_loss(frames * 16 - 8, logits, vel, frames, onsets, vel, 5.0, w))
+
+    assert loss(5, 3.0) > loss(5, 1.0) * 2.5                        # the re-strike weighs 3x
+    assert loss(15, 3.0) == pytest.approx(loss(15, 1.0), rel=1e-3)  # an onset after silence does not
+    assert loss(0, 3.0) == pytest.approx(loss(0, 1.0), rel=1e-3)    # nor the first note
+
+
 def test_mi_loss_norm_is_a_checked_training_option(sampler, tmp_path, capsys):
     from stemscribe.cli import main
 

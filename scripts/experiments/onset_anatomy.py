@@ -16,6 +16,10 @@ of onsets (50 ms, 50 cents) under relaxations that each forgive one kind of erro
 - ``any_ref_vs_est``: every class's reference notes against the class's estimates (precision then
   counts a note some instrument really plays).
 
+It also reports, per class, the recall of reference notes that repeat the pitch of a note ending
+less than ``REPEAT_GAP`` seconds before them (a re-struck note, with no silence between) and of
+all other reference notes.
+
 Measured 2026-12-02 on the 2-core CPU with segment 11's shipped model on data/val5 (20 tracks;
 `git show 17134c6:src/stemscribe/weights/default.pt > runs/s11_shipped.pt`, MODEL runs/s11_shipped.pt):
 
@@ -50,6 +54,14 @@ from stemscribe.evaluate.runner import _sum_padded, crop_notes
 FIVE = PAPER_SETS[5]
 PITCHED = [c for c in FIVE if c != "drums"]
 MODES = ("std", "octave", "tol100", "semitone", "ref_vs_any_est", "any_ref_vs_est")
+REPEAT_GAP = 0.06
+
+
+def is_repeat(notes, i: int) -> bool:
+    """Whether ``notes[i]`` (sorted by start) re-strikes the pitch of a note ending < REPEAT_GAP before it."""
+    n = notes[i]
+    return any(m.pitch == n.pitch and m.start < n.start and 0 <= n.start - m.end < REPEAT_GAP
+               for m in notes[max(0, i - 8):i])
 
 
 def fold_to_octave(notes):
@@ -57,21 +69,27 @@ def fold_to_octave(notes):
     return [dataclasses.replace(n, pitch=n.pitch % 12 + 60) for n in notes]
 
 
-def matches(ref, est, tol: float = 0.05, cents: float = 50.0, octave: bool = False) -> int:
+def matched(ref, est, tol: float = 0.05, cents: float = 50.0, octave: bool = False) -> list[tuple[int, int]]:
+    """mir_eval's (reference index, estimate index) onset matches."""
     if not ref or not est:
-        return 0
+        return []
     if octave:
         ref, est = fold_to_octave(ref), fold_to_octave(est)
     ri, rp = _arrays(ref)
     ei, ep = _arrays(est)
-    return len(mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=tol, offset_ratio=None,
-                                                  pitch_tolerance=cents))
+    return mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=tol, offset_ratio=None,
+                                              pitch_tolerance=cents)
+
+
+def matches(ref, est, **kw) -> int:
+    return len(matched(ref, est, **kw))
 
 
 def main(model: str, data: str) -> None:
     torch.set_num_threads(1)
     sep = Separator(model, device="cpu")
     counts = {c: {m: [0, 0, 0] for m in MODES} for c in PITCHED}    # hits, reference notes, estimates
+    repeats = {c: {"repeat": [0, 0], "other": [0, 0]} for c in PITCHED}   # hits, reference notes
     for track in find_tracks(data):
         present = track.class_stems(sep.class_map)
         if not all(c in present for c in FIVE):
@@ -86,6 +104,11 @@ def main(model: str, data: str) -> None:
         any_ref = [x for c in PITCHED for x in refs[c]]
         for c in PITCHED:
             ref, est = refs[c], result.notes[c]
+            hit = {i for i, _ in matched(ref, est)}
+            for i in range(len(ref)):
+                acc = repeats[c]["repeat" if is_repeat(ref, i) else "other"]
+                acc[0] += i in hit
+                acc[1] += 1
             cases = {"std": (ref, est, {}), "octave": (ref, est, {"octave": True}),
                      "tol100": (ref, est, {"tol": 0.1}), "semitone": (ref, est, {"cents": 150.0}),
                      "ref_vs_any_est": (ref, any_est, {}), "any_ref_vs_est": (any_ref, est, {})}
@@ -101,6 +124,10 @@ def main(model: str, data: str) -> None:
             p, r = hits / max(n_est, 1), hits / max(n_ref, 1)
             cells.append(f"{m}: P {p:.3f} R {r:.3f} F {2 * p * r / max(p + r, 1e-9):.3f}")
         print(f"{c} | " + " | ".join(cells))
+    for c in PITCHED:
+        (rh, rn), (oh, on) = repeats[c]["repeat"], repeats[c]["other"]
+        print(f"{c} | recall of repeated-pitch notes {rh}/{rn} = {rh / max(rn, 1):.3f} | "
+              f"of the others {oh}/{on} = {oh / max(on, 1):.3f}")
 
 
 if __name__ == "__main__":

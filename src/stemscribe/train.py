@@ -73,7 +73,8 @@ def compute_losses(model, cfg: ModelConfig, tc: TrainConfig, t: dict[str, torch.
         losses["dc"] = deep_clustering_loss(out.embeddings, Xd, Sd)
     if tc.w_tr > 0:
         losses["tr"] = transcription_loss(out.frame_logits, out.onset_logits, out.velocity, t["frames"],
-                                          t["onsets"], t["velocity"], tc.onset_pos_weight)
+                                          t["onsets"], t["velocity"], tc.onset_pos_weight,
+                                          tc.repeat_onset_weight)
     if tc.w_act > 0:
         losses["act"] = activity_loss(out.activity_logits, t["activity"])
     w = {"mi": tc.w_mi, "snr": tc.w_mi * tc.mi_snr_weight, "dc": tc.w_dc, "tr": tc.w_tr, "act": tc.w_act}

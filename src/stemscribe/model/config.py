@@ -99,6 +99,9 @@ class TrainConfig:
     # Fraction of frames the deep-clustering loss is computed on (it is the costliest head).
     dc_frame_fraction: float = 0.25
     onset_pos_weight: float = 5.0
+    # Extra weight of the onset loss at re-strikes (an onset whose pitch was already sounding in the
+    # previous frame; ``losses.transcription_loss``). 1: off.
+    repeat_onset_weight: float = 1.0
     # Weight, within the MI loss, of the time-domain term: thresholded SNR of the masked,
     # inverse-STFT'd stems (losses.signal_to_noise_loss). 0: the spectral term only.
     mi_snr_weight: float = 0.0

@@ -79,11 +79,19 @@ def deep_clustering_loss(emb: torch.Tensor, X: torch.Tensor, S: torch.Tensor) ->
 
 def transcription_loss(frame_logits: torch.Tensor, onset_logits: torch.Tensor, velocity: torch.Tensor,
                        frames: torch.Tensor, onsets: torch.Tensor, vel_target: torch.Tensor,
-                       onset_pos_weight: float = 5.0) -> torch.Tensor:
-    """BCE on frames, positively weighted BCE on onsets, MSE of velocity at labelled onsets (all ``[B, T, R]``)."""
+                       onset_pos_weight: float = 5.0, repeat_onset_weight: float = 1.0) -> torch.Tensor:
+    """BCE on frames, positively weighted BCE on onsets, MSE of velocity at labelled onsets (all ``[B, T, R]``).
+
+    ``repeat_onset_weight`` further multiplies the onset loss at re-strikes: labelled onsets whose
+    previous frame is already labelled as sounding at that pitch (a note repeated with no gap,
+    which only the onset roll marks). 1: every onset weighs the same."""
     lf = Fn.binary_cross_entropy_with_logits(frame_logits, frames)
     pw = torch.tensor(onset_pos_weight, dtype=onset_logits.dtype, device=onset_logits.device)
-    lo = Fn.binary_cross_entropy_with_logits(onset_logits, onsets, pos_weight=pw)
+    weight = None
+    if repeat_onset_weight != 1.0:
+        before = torch.cat([torch.zeros_like(frames[:, :1]), frames[:, :-1]], dim=1)
+        weight = 1.0 + (repeat_onset_weight - 1.0) * onsets * before
+    lo = Fn.binary_cross_entropy_with_logits(onset_logits, onsets, weight=weight, pos_weight=pw)
     n_on = onsets.sum()
     lv = ((velocity - vel_target) ** 2 * onsets).sum() / (n_on + 1.0)
     # The roll is sparse (88 rows per class); scale so the head's loss is comparable to the others.
