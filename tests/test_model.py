@@ -125,12 +125,12 @@ def test_repeat_onset_weight_weighs_only_re_strikes():
     """Two notes of one pitch back to back (from notes_to_rolls) and one after a gap: with the
     weight, missing the re-strike's onset costs more, missing the onset after the gap does not."""
     from stemscribe.model.losses import transcription_loss
-    from stemscribe.notes import Note, notes_to_rolls
+    from stemscribe.notes import Note, notes_to_rolls, pitch_row
 
     fr = 10.0
     notes = [Note(60, 0.0, 0.5), Note(60, 0.5, 1.0), Note(60, 1.5, 2.0)]
     frames, onsets, vel = (torch.from_numpy(a)[None] for a in notes_to_rolls(notes, 25, fr, False))
-    r = 60 - 21
+    r = pitch_row(60, False)
     assert onsets[0, [0, 5, 15], r].tolist() == [1.0, 1.0, 1.0] and frames[0, 4, r] == 1 and frames[0, 14, r] == 0
 
     def loss(miss: int, w: float) -> float:

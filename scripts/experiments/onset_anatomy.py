@@ -104,7 +104,8 @@ def main(model: str, data: str) -> None:
         any_ref = [x for c in PITCHED for x in refs[c]]
         for c in PITCHED:
             ref, est = refs[c], result.notes[c]
-            hit = {i for i, _ in matched(ref, est)}
+            std = matched(ref, est)
+            hit = {i for i, _ in std}
             for i in range(len(ref)):
                 acc = repeats[c]["repeat" if is_repeat(ref, i) else "other"]
                 acc[0] += i in hit
@@ -114,7 +115,7 @@ def main(model: str, data: str) -> None:
                      "ref_vs_any_est": (ref, any_est, {}), "any_ref_vs_est": (any_ref, est, {})}
             for m, (r, e, kw) in cases.items():
                 acc = counts[c][m]
-                acc[0] += matches(r, e, **kw)
+                acc[0] += len(std) if m == "std" else matches(r, e, **kw)
                 acc[1] += len(r)
                 acc[2] += len(e)
     for c in PITCHED:
