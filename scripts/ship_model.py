@@ -38,7 +38,10 @@ def main() -> None:
     reg = json.loads(REGISTRY_FILE.read_text()) if REGISTRY_FILE.is_file() else {}
     description = args.description or f"joint separation + transcription + activity model ({cfg.arch})"
     reg[args.name] = {"file": dest.name, "sha256": sha256(dest), "description": description,
-                      "arch": cfg.arch, "steps": ck["step"], "preset": tc.preset if tc else None,
+                      "arch": cfg.arch, "preset": tc.preset if tc else None,
+                      # the step counter the checkpoint carries (for an average, its first member's);
+                      # the whole training history is in the model card
+                      "checkpoint_step": ck["step"], "training": "docs/MODEL_CARD.md",
                       "size_mb": round(dest.stat().st_size / 1e6, 2)}
     REGISTRY_FILE.write_text(json.dumps(reg, indent=2) + "\n")
     print(f"shipped {dest} ({reg[args.name]['size_mb']} MB, sha256 {reg[args.name]['sha256'][:12]}...)")
