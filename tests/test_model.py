@@ -428,3 +428,39 @@ def test_mask_refinement_reads_the_mixture_around_each_bin_only():
     assert not changed[:, : 30 - reach_f].any() and not changed[:, 30 + reach_f + 1:].any()
     assert not changed[: 10 - reach_t].any() and not changed[10 + reach_t + 1:].any()
     assert changed[10, 30 - reach_f] or changed[10, 30 + reach_f]       # the field is no smaller
+
+
+def test_pack_and_train_from_pack_round_trip(tiny_slakh, tmp_path):
+    """scripts/pack_training_data.py -> scripts/train_from_pack.py (the GPU-lease path) on CPU."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    mcfg, tc = load_preset("tiny")
+    train(mcfg, replace(tc, steps=2, val_every=2), [tiny_slakh], [], tmp_path / "run", tmp_path / "cache", quiet=True)
+    cache = tmp_path / "cache" / f"v1-{mcfg.sample_rate}" / tiny_slakh.name
+    pack = tmp_path / "pack"
+    r = subprocess.run([sys.executable, str(root / "scripts/pack_training_data.py"), str(cache), "--out", str(pack),
+                        "--megabytes", "1", "--excerpt-seconds", "2"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    notes = json.loads((pack / "notes.json").read_text())
+    assert len(notes) == 3
+    for name, per_class in notes.items():
+        assert per_class and all(0 < e and s < 2.0 for rows in per_class.values() for _, s, e, _ in rows)
+        assert {p.stem for p in (pack / name).glob("*.ogg")} == set(per_class)
+    r = subprocess.run([sys.executable, str(root / "scripts/train_from_pack.py"), "--pack", str(pack), "--init",
+                        str(tmp_path / "run" / "last.pt"), "--out", str(tmp_path / "gpu"), "--minutes", "0.05",
+                        "--batch-size", "2", "--workers", "0", "--device", "cpu", "--log-every", "1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(l) for l in (tmp_path / "gpu" / "log.jsonl").read_text().splitlines()]
+    assert lines and all(np.isfinite(l["total"]) for l in lines)
+    for name in ("last.pt", "ema.pt", "mid.pt"):
+        model, cfg, ck = load_model(tmp_path / "gpu" / name)
+        assert cfg == mcfg and ck["train_config"]["preset"] == "tiny+pack" and ck["step"] >= 2
+    # a pack refuses held-out splits
+    r = subprocess.run([sys.executable, str(root / "scripts/pack_training_data.py"), str(tmp_path / "validation"),
+                        "--out", str(tmp_path / "p2")], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "never trained on" in r.stderr and not (tmp_path / "p2").exists()
