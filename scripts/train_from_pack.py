@@ -79,7 +79,7 @@ class Mixtures(torch.utils.data.IterableDataset):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pack", required=True)
+    ap.add_argument("--pack", required=True, nargs="+", help="one or more pack folders (pooled)")
     ap.add_argument("--init", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, required=True)
@@ -113,9 +113,9 @@ def main() -> None:
                  eq_db=tc.eq_db if args.eq_db is None else args.eq_db)
     settings = {k: ck["extra"][k] for k in TUNED_KEYS if k in ck.get("extra", {})}
 
-    tracks = load_pack(Path(args.pack), cfg.class_map.names)
+    tracks = [t for p in args.pack for t in load_pack(Path(p), cfg.class_map.names)]
     secs = sum(t.n_samples for t in tracks) / cfg.sample_rate
-    print(f"pack {args.pack}: {len(tracks)} excerpts, {secs / 60:.1f} min; device {dev}; "
+    print(f"pack {' '.join(args.pack)}: {len(tracks)} excerpts, {secs / 60:.1f} min; device {dev}; "
           f"setup {time.time() - t_start:.1f} s", flush=True)
     loader = torch.utils.data.DataLoader(Mixtures(tracks, cfg, tc, args.seed), batch_size=None,
                                          num_workers=args.workers, pin_memory=dev.type == "cuda",
@@ -137,7 +137,7 @@ def main() -> None:
     def save(name: str, m: torch.nn.Module, note: str) -> None:
         t = replace(tc, steps=step)
         save_checkpoint(out / name, m, cfg, t, int(ck.get("step", 0)) + step,
-                        extra={**settings, "source": f"{args.init} + {step} steps on {args.pack} ({note})"}, half=True)
+                        extra={**settings, "source": f"{args.init} + {step} steps on {' '.join(args.pack)} ({note})"}, half=True)
         print(f"saved {out / name} at step {step}", flush=True)
 
     def _stop(signum, frame):
