@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import signal
 import sys
 import time
@@ -33,13 +32,10 @@ sys.path.insert(0, str(ROOT / "src"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from stemscribe.checkpoint import TUNED_KEYS, build_model, read_checkpoint, save_checkpoint  # noqa: E402
-from stemscribe.data.dataset import CachedTrack, MixtureSampler  # noqa: E402
+from stemscribe.checkpoint import TUNED_KEYS, load_model, save_checkpoint  # noqa: E402
+from stemscribe.data.dataset import CachedTrack, MixtureSampler, notes_from_rows  # noqa: E402
 from stemscribe.model.config import ModelConfig, TrainConfig, from_dict  # noqa: E402
-from stemscribe.notes import Note  # noqa: E402
-from stemscribe.train import compute_losses  # noqa: E402
-
-FIELDS = ("mixture", "stems", "frames", "onsets", "velocity", "activity")
+from stemscribe.train import compute_losses, lr_at, to_tensors  # noqa: E402
 
 
 def load_pack(folder: Path, class_names: list[str]) -> list[CachedTrack]:
@@ -56,8 +52,7 @@ def load_pack(folder: Path, class_names: list[str]) -> list[CachedTrack]:
                 x, _ = sf.read(str(p), dtype="float32")
                 audio[c] = x.astype(np.float16)
         if audio:
-            nn = {c: [Note(int(p), float(s), float(e), int(v)) for p, s, e, v in rows] for c, rows in per_class.items()}
-            out.append(CachedTrack(name, audio, nn, max(len(a) for a in audio.values())))
+            out.append(CachedTrack(name, audio, notes_from_rows(per_class), max(len(a) for a in audio.values())))
     return out
 
 
@@ -73,8 +68,7 @@ class Mixtures(torch.utils.data.IterableDataset):
                            self.tc.remix_prob, self.tc.drop_class_prob, self.tc.gain_db,
                            seed=self.seed * 1000003 + 7919 * wid, eq_db=self.tc.eq_db)
         while True:
-            b = s.batch(self.tc.batch_size)
-            yield {k: torch.from_numpy(getattr(b, k)) for k in FIELDS}
+            yield to_tensors(s.batch(self.tc.batch_size), torch.device("cpu"))
 
 
 def main() -> None:
@@ -104,8 +98,7 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = True
     torch.backends.cudnn.benchmark = True
 
-    ck = read_checkpoint(args.init)
-    cfg = from_dict(ModelConfig, ck["model_config"])
+    model, cfg, ck = load_model(args.init)
     tc = from_dict(TrainConfig, ck["train_config"]) if ck.get("train_config") else TrainConfig()
     tc = replace(tc, preset=f"{tc.preset}+pack", batch_size=args.batch_size, lr=args.lr, lr_min=args.lr_min,
                  warmup_steps=args.warmup_steps, seed=args.seed, steps=0, threads=0,
@@ -123,8 +116,6 @@ def main() -> None:
                                          persistent_workers=False)
     batches = iter(loader)     # fork the workers before CUDA is touched
 
-    model = build_model(cfg)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["state_dict"].items()})
     model.to(dev).train()
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
@@ -152,8 +143,7 @@ def main() -> None:
             frac = el / budget
             if frac >= 1.0:
                 break
-            lr = (tc.lr * (step + 1) / tc.warmup_steps if step < tc.warmup_steps
-                  else tc.lr_min + 0.5 * (tc.lr - tc.lr_min) * (1 + math.cos(math.pi * min(1.0, frac))))
+            lr = lr_at(step, tc, progress=frac)
             for g in opt.param_groups:
                 g["lr"] = lr
             t = {k: v.to(dev, non_blocking=True) for k, v in next(batches).items()}

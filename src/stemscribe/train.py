@@ -132,11 +132,15 @@ def val_score(m: dict[str, float], tc: TrainConfig) -> float:
     return s
 
 
-def lr_at(step: int, tc: TrainConfig) -> float:
+def lr_at(step: int, tc: TrainConfig, progress: float | None = None) -> float:
+    """Linear warm-up over ``tc.warmup_steps``, then cosine from ``tc.lr`` to ``tc.lr_min`` as
+    ``progress`` goes 0 -> 1 (by default the fraction of the post-warm-up step budget done;
+    a wall-clock-budgeted loop passes its elapsed fraction)."""
     if step < tc.warmup_steps:
         return tc.lr * (step + 1) / tc.warmup_steps
-    p = min(1.0, (step - tc.warmup_steps) / max(1, tc.steps - tc.warmup_steps))
-    return tc.lr_min + 0.5 * (tc.lr - tc.lr_min) * (1 + math.cos(math.pi * p))
+    if progress is None:
+        progress = (step - tc.warmup_steps) / max(1, tc.steps - tc.warmup_steps)
+    return tc.lr_min + 0.5 * (tc.lr - tc.lr_min) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_data: list[str | Path],

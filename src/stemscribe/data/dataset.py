@@ -71,10 +71,14 @@ def cache_track(track: SlakhTrack, cache_root: Path, class_map: ClassMap, sample
     return d
 
 
+def notes_from_rows(raw: dict[str, list]) -> dict[str, list[Note]]:
+    """The cache's ``notes.json`` (class -> rows of [pitch, start_s, end_s, velocity]) as notes."""
+    return {c: [Note(int(p), float(s), float(e), int(v)) for p, s, e, v in rows] for c, rows in raw.items()}
+
+
 def load_cached(d: Path, class_map: ClassMap) -> CachedTrack:
-    notes_raw = json.loads((d / "notes.json").read_text())
     audio = {c: np.load(d / f"{c}.npy", mmap_mode="r") for c in class_map.names if (d / f"{c}.npy").exists()}
-    notes = {c: [Note(int(p), float(s), float(e), int(v)) for p, s, e, v in rows] for c, rows in notes_raw.items()}
+    notes = notes_from_rows(json.loads((d / "notes.json").read_text()))
     n = max((len(a) for a in audio.values()), default=0)
     return CachedTrack(d.name, audio, notes, n)
 
