@@ -70,6 +70,27 @@ def test_reader_loads_tracks(tiny_slakh):
     np.testing.assert_allclose(sum(t.class_audio().values()), mix, atol=1e-5)
 
 
+def test_cached_stems_read_slices_and_hold_no_open_files(tiny_slakh, tmp_path):
+    import os
+
+    from stemscribe.data.dataset import CachedStem, load_dataset
+
+    fds = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
+    before = fds()
+    tracks = load_dataset([tiny_slakh], tmp_path / "cache", DEFAULT_CLASSES, 8000, progress=False)
+    assert len(tracks) == 3 and fds() == before     # memory maps would hold one per stem
+    stem = tracks[0].audio["piano"]
+    assert isinstance(stem, CachedStem)
+    ref = np.load(stem.path, mmap_mode="r")
+    for a, b in [(0, 10), (100, 5000), (23990, 30000), (5, 5), (-10, None)]:
+        np.testing.assert_array_equal(stem[a:b], ref[a:b])
+    with pytest.raises(TypeError):
+        stem[::2]
+    np.save(tmp_path / "m.npy", np.zeros((2, 3), np.float16))
+    with pytest.raises(ValueError, match="1-D"):
+        CachedStem(tmp_path / "m.npy")
+
+
 def test_reader_errors_name_the_folder(tmp_path):
     with pytest.raises(DataError, match="no Slakh-layout tracks"):
         find_tracks(tmp_path)
