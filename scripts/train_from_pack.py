@@ -35,7 +35,7 @@ import torch  # noqa: E402
 from stemscribe.checkpoint import TUNED_KEYS, load_model, save_checkpoint  # noqa: E402
 from stemscribe.data.dataset import CachedTrack, MixtureSampler, notes_from_rows  # noqa: E402
 from stemscribe.model.config import ModelConfig, TrainConfig, from_dict  # noqa: E402
-from stemscribe.train import compute_losses, lr_at, to_tensors  # noqa: E402
+from stemscribe.train import SamplerStream, compute_losses, lr_at  # noqa: E402
 
 
 def load_pack(folder: Path, class_names: list[str]) -> list[CachedTrack]:
@@ -54,21 +54,6 @@ def load_pack(folder: Path, class_names: list[str]) -> list[CachedTrack]:
         if audio:
             out.append(CachedTrack(name, audio, notes_from_rows(per_class), max(len(a) for a in audio.values())))
     return out
-
-
-class Mixtures(torch.utils.data.IterableDataset):
-    def __init__(self, tracks, cfg: ModelConfig, tc: TrainConfig, seed: int):
-        self.tracks, self.cfg, self.tc, self.seed = tracks, cfg, tc, seed
-
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        wid = info.id if info else 0
-        torch.set_num_threads(1)
-        s = MixtureSampler(self.tracks, self.cfg.class_map, self.cfg.sample_rate, self.cfg.hop, self.tc.crop_seconds,
-                           self.tc.remix_prob, self.tc.drop_class_prob, self.tc.gain_db,
-                           seed=self.seed * 1000003 + 7919 * wid, eq_db=self.tc.eq_db)
-        while True:
-            yield to_tensors(s.batch(self.tc.batch_size), torch.device("cpu"))
 
 
 def main() -> None:
@@ -110,7 +95,12 @@ def main() -> None:
     secs = sum(t.n_samples for t in tracks) / cfg.sample_rate
     print(f"pack {' '.join(args.pack)}: {len(tracks)} excerpts, {secs / 60:.1f} min; device {dev}; "
           f"setup {time.time() - t_start:.1f} s", flush=True)
-    loader = torch.utils.data.DataLoader(Mixtures(tracks, cfg, tc, args.seed), batch_size=None,
+    def make_sampler(seed: int) -> MixtureSampler:
+        return MixtureSampler(tracks, cfg.class_map, cfg.sample_rate, cfg.hop, tc.crop_seconds, tc.remix_prob,
+                              tc.drop_class_prob, tc.gain_db, seed=seed, eq_db=tc.eq_db)
+
+    stream = SamplerStream(make_sampler, tc.batch_size, args.seed * 1000003)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None,
                                          num_workers=args.workers, pin_memory=dev.type == "cuda",
                                          prefetch_factor=4 if args.workers else None,
                                          persistent_workers=False)

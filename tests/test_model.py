@@ -212,6 +212,29 @@ def test_train_writes_checkpoints_and_resumes(tiny_slakh, tmp_path):
     assert any('"val_si_sdr"' in l for l in lines)
 
 
+def test_train_with_loader_workers_and_a_time_budget(tiny_slakh, tmp_path):
+    """Batches drawn by two worker processes train the model; a wall-clock budget ends the loop
+    (validating and saving) before the step cap, with the schedule's learning rate at its floor."""
+    import json
+
+    from stemscribe.train import lr_at
+
+    mcfg, tc = load_preset("tiny")
+    tc = replace(tc, steps=10_000, val_every=10_000, log_every=1, warmup_steps=1, loader_workers=2,
+                 time_budget_s=4.0)
+    out = tmp_path / "run"
+    res = train(mcfg, tc, [tiny_slakh], [], out, tmp_path / "cache", quiet=True)
+    _, _, ck = load_model(out / "last.pt")
+    assert 1 <= ck["step"] == res["steps"] < tc.steps
+    rows = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == ck["step"] and "val_si_sdr" in rows[-1]       # validated at the stop
+    steps = [r for r in rows if "lr" in r]
+    assert steps[-1]["lr"] == pytest.approx(tc.lr_min, rel=1e-3)              # the budget's end
+    assert lr_at(1, tc, 0.5) == pytest.approx(tc.lr_min + 0.5 * (tc.lr - tc.lr_min))
+    with pytest.raises(ValueError, match="loader_workers"):
+        replace(tc, loader_workers=-1)
+
+
 def test_train_runs_under_torchrun_with_two_processes(tiny_slakh, tmp_path):
     """The same command, started by torchrun with two CPU ranks (gloo), trains with
     DistributedDataParallel: rank 0 reports a world of 2, logs and writes the checkpoints."""

@@ -46,9 +46,32 @@ class RunPaths:
         return self.out / "log.jsonl"
 
 
-def to_tensors(b: Batch, device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(getattr(b, k)).to(device) for k in
-            ("mixture", "stems", "frames", "onsets", "velocity", "activity")}
+BATCH_FIELDS = ("mixture", "stems", "frames", "onsets", "velocity", "activity")
+
+
+def to_tensors(b: Batch | dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """A batch (the sampler's arrays, or a loader worker's tensors) as tensors on ``device``."""
+    if isinstance(b, dict):
+        return {k: b[k].to(device, non_blocking=True) for k in BATCH_FIELDS}
+    return {k: torch.from_numpy(getattr(b, k)).to(device) for k in BATCH_FIELDS}
+
+
+class SamplerStream(torch.utils.data.IterableDataset):
+    """An endless stream of training batches for a ``DataLoader`` with worker processes: worker
+    ``i`` draws from its own sampler, ``make_sampler(seed + 7919 * i)``, so the stream is
+    reproducible for a given worker count (it is not the single-process stream)."""
+
+    def __init__(self, make_sampler, batch_size: int, seed: int):
+        self.make_sampler, self.batch_size, self.seed = make_sampler, batch_size, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info is not None else 0
+        torch.set_num_threads(1)
+        sampler = self.make_sampler(self.seed + 7919 * wid)
+        while True:
+            b = sampler.batch(self.batch_size)
+            yield {k: torch.from_numpy(getattr(b, k)) for k in BATCH_FIELDS}
 
 
 def compute_losses(model, cfg: ModelConfig, tc: TrainConfig, t: dict[str, torch.Tensor],
@@ -196,9 +219,22 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
     cmap = model_cfg.class_map
     tracks = load_dataset(data, cache, cmap, model_cfg.sample_rate,
                           progress=rank == 0 and not quiet and sys.stderr.isatty())
-    sampler = MixtureSampler(tracks, cmap, model_cfg.sample_rate, model_cfg.hop, tc.crop_seconds, tc.remix_prob,
-                             tc.drop_class_prob, tc.gain_db, seed=tc.seed * 1000003 + step * 31 + rank,
-                             eq_db=tc.eq_db)
+
+    def make_sampler(seed: int) -> MixtureSampler:
+        return MixtureSampler(tracks, cmap, model_cfg.sample_rate, model_cfg.hop, tc.crop_seconds, tc.remix_prob,
+                              tc.drop_class_prob, tc.gain_db, seed=seed, eq_db=tc.eq_db)
+
+    sampler_seed = tc.seed * 1000003 + step * 31 + rank
+    if tc.loader_workers > 0:
+        loader = torch.utils.data.DataLoader(
+            SamplerStream(make_sampler, tc.batch_size, sampler_seed), batch_size=None,
+            num_workers=tc.loader_workers, prefetch_factor=4, pin_memory=dev.type == "cuda",
+            persistent_workers=True)
+        batches = iter(loader)
+        next_batch = lambda: next(batches)                                          # noqa: E731
+    else:
+        sampler = make_sampler(sampler_seed)
+        next_batch = lambda: sampler.batch(tc.batch_size)                           # noqa: E731
     val_tracks = load_dataset(val_data, cache, cmap, model_cfg.sample_rate, progress=False) if val_data else tracks
     vs = MixtureSampler(val_tracks, cmap, model_cfg.sample_rate, model_cfg.hop, tc.crop_seconds, remix_prob=0.0,
                         drop_class_prob=tc.drop_class_prob, gain_db=0.0, seed=12345)
@@ -220,28 +256,46 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
 
     if rank == 0:
         signal.signal(signal.SIGTERM, _stop)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     model.train()
     t0, seen, last_log = time.time(), 0, {}
+    budget = tc.time_budget_s
+
+    def progress() -> float | None:
+        """The schedule's position: the budget's elapsed fraction when the loop has one."""
+        return min(1.0, (time.time() - t0) / budget) if budget > 0 else None
+
     logf = open(paths.log, "a") if rank == 0 else None
     try:
-        while step < tc.steps:
+        done = step >= tc.steps
+        while not done:
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, tc)
-            ls = compute_losses(net, model_cfg, tc, to_tensors(sampler.batch(tc.batch_size), dev), rng)
+                g["lr"] = lr_at(step, tc, progress())
+            ls = compute_losses(net, model_cfg, tc, to_tensors(next_batch(), dev), rng)
             opt.zero_grad(set_to_none=True)
             ls["total"].backward()
             gn = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()
             step += 1
             seen += tc.batch_size
+            done = step >= tc.steps or (budget > 0 and time.time() - t0 >= budget)
+            if world > 1 and budget > 0:     # every rank stops at the same step
+                import torch.distributed as dist
+
+                flag = torch.tensor([float(done)], device=dev)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                done = bool(flag.item())
             if rank == 0 and step % tc.log_every == 0:
                 el = time.time() - t0
-                last_log = {"step": step, "lr": lr_at(step, tc), "grad_norm": float(gn), "elapsed_s": round(el, 1),
+                last_log = {"step": step, "lr": lr_at(step, tc, progress()), "grad_norm": float(gn),
+                            "elapsed_s": round(el, 1),
                             "examples_per_s": round(seen / el, 2),
                             **{k: round(v.item(), 5) for k, v in ls.items() if not k.startswith("_")}}
                 logf.write(json.dumps(last_log) + "\n"); logf.flush()
                 say(" ".join(f"{k}={v}" for k, v in last_log.items()))
-            if rank == 0 and (step % tc.val_every == 0 or step == tc.steps):
+            if rank == 0 and (step % tc.val_every == 0 or done):
                 m = validate(model, model_cfg, tc, val_batches, dev)
                 score = val_score(m, tc)
                 improved = score > best

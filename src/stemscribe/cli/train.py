@@ -23,6 +23,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--loader-workers", type=int, default=None, metavar="N",
+                   help="processes drawing training batches in parallel (default 0: the training loop draws them)")
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop the training loop after this many seconds (the learning-rate schedule follows the "
+                        "elapsed time; --steps still caps it)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any training-config field, e.g. --set mi_snr_weight=1 (repeatable)")
 
@@ -39,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     over = {k: v for k, v in {"steps": args.steps, "batch_size": args.batch_size,
                               "lr": args.lr, "warmup_steps": args.warmup_steps, "threads": args.threads,
-                              "seed": args.seed}.items() if v is not None}
+                              "seed": args.seed, "loader_workers": args.loader_workers,
+                              "time_budget_s": args.time_budget}.items() if v is not None}
     try:
         mcfg, tcfg = load_preset(args.preset)
         tcfg = replace(tcfg, **over, **parse_overrides(args.set, tcfg))

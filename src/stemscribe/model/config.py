@@ -112,11 +112,22 @@ class TrainConfig:
     log_every: int = 25
     seed: int = 0
     threads: int = 0  # 0: torch default
+    # Processes that draw training batches in parallel (a torch DataLoader over the sampler; each
+    # worker has its own seed). 0: the loop draws them itself, as every earlier run did.
+    loader_workers: int = 0
+    # Wall-clock budget of the training loop in seconds (0: none). When set, the loop stops at
+    # the budget or at ``steps``, whichever comes first, and the cosine schedule follows the
+    # elapsed fraction of the budget instead of the step count.
+    time_budget_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mi_loss not in MI_LOSS_NORMS:
             raise ValueError(f"training config: mi_loss must be {' or '.join(map(repr, MI_LOSS_NORMS))}, "
                              f"not {self.mi_loss!r}")
+        if self.loader_workers < 0:
+            raise ValueError(f"training config: loader_workers must be 0 or more, not {self.loader_workers}")
+        if self.time_budget_s < 0:
+            raise ValueError(f"training config: time_budget_s must be 0 (none) or more, not {self.time_budget_s}")
 
 
 def from_dict(cls, d: dict):
