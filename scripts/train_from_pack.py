@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import signal
 import sys
@@ -33,9 +34,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from stemscribe.checkpoint import TUNED_KEYS, load_model, save_checkpoint  # noqa: E402
-from stemscribe.data.dataset import CachedTrack, MixtureSampler, notes_from_rows  # noqa: E402
-from stemscribe.model.config import ModelConfig, TrainConfig, from_dict  # noqa: E402
-from stemscribe.train import SamplerStream, compute_losses, lr_at  # noqa: E402
+from stemscribe.data.dataset import CachedTrack, notes_from_rows  # noqa: E402
+from stemscribe.model.config import TrainConfig, from_dict  # noqa: E402
+from stemscribe.train import SamplerStream, compute_losses, lr_at, mixture_sampler, to_tensors  # noqa: E402
 
 
 def load_pack(folder: Path, class_names: list[str]) -> list[CachedTrack]:
@@ -95,11 +96,7 @@ def main() -> None:
     secs = sum(t.n_samples for t in tracks) / cfg.sample_rate
     print(f"pack {' '.join(args.pack)}: {len(tracks)} excerpts, {secs / 60:.1f} min; device {dev}; "
           f"setup {time.time() - t_start:.1f} s", flush=True)
-    def make_sampler(seed: int) -> MixtureSampler:
-        return MixtureSampler(tracks, cfg.class_map, cfg.sample_rate, cfg.hop, tc.crop_seconds, tc.remix_prob,
-                              tc.drop_class_prob, tc.gain_db, seed=seed, eq_db=tc.eq_db)
-
-    stream = SamplerStream(make_sampler, tc.batch_size, args.seed * 1000003)
+    stream = SamplerStream(functools.partial(mixture_sampler, tracks, cfg, tc), tc.batch_size, args.seed * 1000003)
     loader = torch.utils.data.DataLoader(stream, batch_size=None,
                                          num_workers=args.workers, pin_memory=dev.type == "cuda",
                                          prefetch_factor=4 if args.workers else None,
@@ -136,7 +133,7 @@ def main() -> None:
             lr = lr_at(step, tc, progress=frac)
             for g in opt.param_groups:
                 g["lr"] = lr
-            t = {k: v.to(dev, non_blocking=True) for k, v in next(batches).items()}
+            t = to_tensors(next(batches), dev)
             ls = compute_losses(model, cfg, tc, t, rng)
             opt.zero_grad(set_to_none=True)
             ls["total"].backward()

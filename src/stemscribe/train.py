@@ -10,6 +10,7 @@ validating and saving. ``OUT/last.pt`` is written every validation and on exit (
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -56,6 +57,12 @@ def to_tensors(b: Batch | dict[str, torch.Tensor], device: torch.device) -> dict
     return {k: torch.from_numpy(getattr(b, k)).to(device) for k in BATCH_FIELDS}
 
 
+def mixture_sampler(tracks: list, cfg: ModelConfig, tc: TrainConfig, seed: int) -> MixtureSampler:
+    """The training recipe's mixture sampler over ``tracks`` (cached or packed), seeded ``seed``."""
+    return MixtureSampler(tracks, cfg.class_map, cfg.sample_rate, cfg.hop, tc.crop_seconds, tc.remix_prob,
+                          tc.drop_class_prob, tc.gain_db, seed=seed, eq_db=tc.eq_db)
+
+
 class SamplerStream(torch.utils.data.IterableDataset):
     """An endless stream of training batches for a ``DataLoader`` with worker processes: worker
     ``i`` draws from its own sampler, ``make_sampler(seed + 7919 * i)``, so the stream is
@@ -70,8 +77,7 @@ class SamplerStream(torch.utils.data.IterableDataset):
         torch.set_num_threads(1)
         sampler = self.make_sampler(self.seed + 7919 * wid)
         while True:
-            b = sampler.batch(self.batch_size)
-            yield {k: torch.from_numpy(getattr(b, k)) for k in BATCH_FIELDS}
+            yield to_tensors(sampler.batch(self.batch_size), torch.device("cpu"))
 
 
 def compute_losses(model, cfg: ModelConfig, tc: TrainConfig, t: dict[str, torch.Tensor],
@@ -219,11 +225,7 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
     cmap = model_cfg.class_map
     tracks = load_dataset(data, cache, cmap, model_cfg.sample_rate,
                           progress=rank == 0 and not quiet and sys.stderr.isatty())
-
-    def make_sampler(seed: int) -> MixtureSampler:
-        return MixtureSampler(tracks, cmap, model_cfg.sample_rate, model_cfg.hop, tc.crop_seconds, tc.remix_prob,
-                              tc.drop_class_prob, tc.gain_db, seed=seed, eq_db=tc.eq_db)
-
+    make_sampler = functools.partial(mixture_sampler, tracks, model_cfg, tc)
     sampler_seed = tc.seed * 1000003 + step * 31 + rank
     if tc.loader_workers > 0:
         loader = torch.utils.data.DataLoader(
