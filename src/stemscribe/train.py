@@ -195,11 +195,14 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
     say = (lambda *a: None) if (quiet or rank != 0) else (lambda *a: print(*a, flush=True))
 
     # --- model, optimiser, resume ---
-    step, best = 0, -float("inf")
+    step, best, done_s = 0, -float("inf"), 0.0
     if resume and paths.last.is_file():
         ck = read_checkpoint(paths.last)
         model_cfg, tc = from_dict(ModelConfig, ck["model_config"]), replace_steps(from_dict(TrainConfig, ck["train_config"]), tc)
         step, best = ck["step"], ck["extra"].get("best", best)
+        # A wall-clock budget counts the time already trained, so a resumed run continues its
+        # schedule (and stops at the same total) instead of starting the cosine again.
+        done_s = float(ck["extra"].get("elapsed_s", 0.0))
     if tc.threads:
         torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed + rank)
@@ -246,7 +249,8 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
     rng = np.random.default_rng(tc.seed + step + 7919 * rank)
 
     def checkpoint(path: Path, metrics: dict | None = None) -> None:
-        save_checkpoint(path, model, model_cfg, tc, step, opt, extra={"best": best, "metrics": metrics or {}})
+        save_checkpoint(path, model, model_cfg, tc, step, opt,
+                        extra={"best": best, "metrics": metrics or {}, "elapsed_s": time.time() - t0})
 
     # --- loop ---
     # A polite stop (SIGTERM, e.g. from `kill` or a scheduler) ends the loop like Ctrl-C, so the
@@ -262,7 +266,8 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     model.train()
-    t0, seen, last_log = time.time(), 0, {}
+    t_start, seen, last_log = time.time(), 0, {}
+    t0 = t_start - done_s           # the run's start, earlier segments of it included
     budget = tc.time_budget_s
 
     def progress() -> float | None:
@@ -293,7 +298,7 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
                 el = time.time() - t0
                 last_log = {"step": step, "lr": lr_at(step, tc, progress()), "grad_norm": float(gn),
                             "elapsed_s": round(el, 1),
-                            "examples_per_s": round(seen / el, 2),
+                            "examples_per_s": round(seen / (time.time() - t_start), 2),
                             **{k: round(v.item(), 5) for k, v in ls.items() if not k.startswith("_")}}
                 logf.write(json.dumps(last_log) + "\n"); logf.flush()
                 say(" ".join(f"{k}={v}" for k, v in last_log.items()))
