@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="processes drawing training batches in parallel (default 0: the training loop draws them)")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="stop the training loop after this many seconds (the learning-rate schedule follows the "
-                        "elapsed time; --steps still caps it)")
+                        "elapsed time, counting the time before a --resume; --steps still caps it)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any training-config field, e.g. --set mi_snr_weight=1 (repeatable)")
 
