@@ -234,8 +234,7 @@ def test_train_with_loader_workers_and_a_time_budget(tiny_slakh, tmp_path):
     # The checkpoint keeps the time trained, so resuming a spent budget continues the schedule at
     # its floor and stops after one step, rather than starting the cosine (and the budget) again.
     assert ck["extra"]["elapsed_s"] >= tc.time_budget_s
-    res2 = train(mcfg, replace(tc, loader_workers=0), [tiny_slakh], [], out, tmp_path / "cache",
-                 resume=True, quiet=True)
+    res2 = train(mcfg, tc, [tiny_slakh], [], out, tmp_path / "cache", resume=True, quiet=True)
     assert res2["steps"] == ck["step"] + 1
     assert res2["lr"] == pytest.approx(tc.lr_min, rel=1e-3)
     with pytest.raises(ValueError, match="loader_workers"):

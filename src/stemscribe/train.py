@@ -295,10 +295,10 @@ def train(model_cfg: ModelConfig, tc: TrainConfig, data: list[str | Path], val_d
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
                 done = bool(flag.item())
             if rank == 0 and step % tc.log_every == 0:
-                el = time.time() - t0
+                now = time.time()
                 last_log = {"step": step, "lr": lr_at(step, tc, progress()), "grad_norm": float(gn),
-                            "elapsed_s": round(el, 1),
-                            "examples_per_s": round(seen / (time.time() - t_start), 2),
+                            "elapsed_s": round(now - t0, 1),
+                            "examples_per_s": round(seen / (now - t_start), 2),
                             **{k: round(v.item(), 5) for k, v in ls.items() if not k.startswith("_")}}
                 logf.write(json.dumps(last_log) + "\n"); logf.flush()
                 say(" ".join(f"{k}={v}" for k, v in last_log.items()))
