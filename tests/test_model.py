@@ -1,6 +1,9 @@
 """Network heads, losses, training steps, checkpoints (tiny configs)."""
 import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,8 +247,6 @@ def test_train_with_loader_workers_and_a_time_budget(tiny_slakh, tmp_path):
 def test_train_runs_under_torchrun_with_two_processes(tiny_slakh, tmp_path):
     """The same command, started by torchrun with two CPU ranks (gloo), trains with
     DistributedDataParallel: rank 0 reports a world of 2, logs and writes the checkpoints."""
-    import subprocess
-    import sys
 
     out, cache = tmp_path / "ddp", tmp_path / "cache"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -293,6 +294,28 @@ def test_checkpoint_average_is_the_mean_of_the_weights_and_checks_configs(tmp_pa
     save_checkpoint(tmp_path / "c.pt", JointNet(other), other)
     with pytest.raises(CheckpointError, match="c.pt"):
         average_checkpoints([tmp_path / "a.pt", tmp_path / "c.pt"])
+
+
+def test_average_script_writes_float16_as_shipped_and_never_overwrites(tmp_path):
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    a, b = JointNet(cfg), JointNet(cfg)
+    save_checkpoint(tmp_path / "a.pt", a, cfg, step=7)
+    save_checkpoint(tmp_path / "b.pt", b, cfg, step=9)
+    script = Path(__file__).resolve().parents[1] / "scripts/average_checkpoints.py"
+    cmd = [sys.executable, str(script), str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
+    r = subprocess.run(cmd + ["--out", str(tmp_path / "h.pt"), "--half"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    sd = torch.load(tmp_path / "h.pt", map_location="cpu", weights_only=False)["state_dict"]
+    sa, sb = a.state_dict(), b.state_dict()
+    floats = [k for k in sd if sd[k].is_floating_point()]
+    assert floats and all(sd[k].dtype == torch.float16 for k in floats)
+    for k in floats:
+        torch.testing.assert_close(sd[k], ((sa[k] + sb[k]) / 2).half())
+    before = (tmp_path / "h.pt").read_bytes()
+    r = subprocess.run(cmd + ["--out", str(tmp_path / "h.pt")], capture_output=True, text=True)
+    assert r.returncode != 0 and "already exists" in r.stderr
+    assert (tmp_path / "h.pt").read_bytes() == before
 
 
 def test_transcription_starts_at_the_sparse_prior():
@@ -462,9 +485,6 @@ def test_mask_refinement_reads_the_mixture_around_each_bin_only():
 def test_pack_and_train_from_pack_round_trip(tiny_slakh, tmp_path):
     """scripts/pack_training_data.py -> scripts/train_from_pack.py (the GPU-lease path) on CPU."""
     import json
-    import subprocess
-    import sys
-    from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     mcfg, tc = load_preset("tiny")
