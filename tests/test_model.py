@@ -247,7 +247,6 @@ def test_train_with_loader_workers_and_a_time_budget(tiny_slakh, tmp_path):
 def test_train_runs_under_torchrun_with_two_processes(tiny_slakh, tmp_path):
     """The same command, started by torchrun with two CPU ranks (gloo), trains with
     DistributedDataParallel: rank 0 reports a world of 2, logs and writes the checkpoints."""
-
     out, cache = tmp_path / "ddp", tmp_path / "cache"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "stemscribe", "train", "--preset", "tiny", "--data", str(tiny_slakh), "--val-data",
@@ -277,12 +276,18 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
         load_model(tmp_path / "bad.pt")
 
 
-def test_checkpoint_average_is_the_mean_of_the_weights_and_checks_configs(tmp_path):
+def _two_tiny_checkpoints(tmp_path):
+    """Two differently initialised tiny networks saved as a.pt (step 7) and b.pt (step 9)."""
     cfg = tiny_config()
     torch.manual_seed(0)
     a, b = JointNet(cfg), JointNet(cfg)
     save_checkpoint(tmp_path / "a.pt", a, cfg, step=7)
     save_checkpoint(tmp_path / "b.pt", b, cfg, step=9)
+    return cfg, a, b
+
+
+def test_checkpoint_average_is_the_mean_of_the_weights_and_checks_configs(tmp_path):
+    cfg, a, b = _two_tiny_checkpoints(tmp_path)
     avg, cfg2, first = average_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"])
     assert cfg2 == cfg and first["step"] == 7
     sa, sb, sm = a.state_dict(), b.state_dict(), avg.state_dict()
@@ -297,11 +302,7 @@ def test_checkpoint_average_is_the_mean_of_the_weights_and_checks_configs(tmp_pa
 
 
 def test_average_script_writes_float16_as_shipped_and_never_overwrites(tmp_path):
-    cfg = tiny_config()
-    torch.manual_seed(0)
-    a, b = JointNet(cfg), JointNet(cfg)
-    save_checkpoint(tmp_path / "a.pt", a, cfg, step=7)
-    save_checkpoint(tmp_path / "b.pt", b, cfg, step=9)
+    _, a, b = _two_tiny_checkpoints(tmp_path)
     script = Path(__file__).resolve().parents[1] / "scripts/average_checkpoints.py"
     cmd = [sys.executable, str(script), str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
     r = subprocess.run(cmd + ["--out", str(tmp_path / "h.pt"), "--half"], capture_output=True, text=True)
