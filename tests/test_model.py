@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from stemscribe.checkpoint import CheckpointError, average_checkpoints, load_model, save_checkpoint
+from stemscribe.checkpoint import CheckpointError, average_checkpoints, load_model, read_checkpoint, save_checkpoint
 from stemscribe.data.dataset import MixtureSampler, load_dataset
 from stemscribe.hub import tiny_config
 from stemscribe.model import JointNet
@@ -307,7 +307,7 @@ def test_average_script_writes_float16_as_shipped_and_never_overwrites(tmp_path)
     cmd = [sys.executable, str(script), str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
     r = subprocess.run(cmd + ["--out", str(tmp_path / "h.pt"), "--half"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    sd = torch.load(tmp_path / "h.pt", map_location="cpu", weights_only=False)["state_dict"]
+    sd = read_checkpoint(tmp_path / "h.pt")["state_dict"]
     sa, sb = a.state_dict(), b.state_dict()
     floats = [k for k in sd if sd[k].is_floating_point()]
     assert floats and all(sd[k].dtype == torch.float16 for k in floats)
