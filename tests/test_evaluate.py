@@ -351,3 +351,32 @@ def test_ablation_seeds_table(tmp_path: Path):
     assert rows["MI only"].split(" | ")[1] == "1" and "-5.50 (-5.50)" in rows["MI only"]
     assert main(["--seeds", f"{tmp_path / 's0'},{tmp_path / 's1'}", "default"]) == 0
     assert main(["--seeds"]) == 2
+
+
+def test_val_means_paired_differences_of_track_class_means(tmp_path):
+    """scripts/val_means.py --paired: per-track differences of the class means, their mean,
+    standard error and the count of improved tracks, over the tracks both folders scored."""
+    import importlib.util
+    import math
+
+    path = Path(__file__).resolve().parents[1] / "scripts/val_means.py"
+    spec = importlib.util.spec_from_file_location("val_means", path)
+    vm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vm)
+
+    def write(folder, per_track):
+        (folder / "tracks").mkdir(parents=True)
+        for name, (sdr, onset) in per_track.items():
+            model = {c: {"si_sdr": sdr, "onset_f1": onset} for c in ("piano", "guitar")}
+            model["drums"] = {"si_sdr": sdr + 3.0, "onset_f1": None}  # drums' SI-SDR counts, a missing F1 does not
+            (folder / "tracks" / f"{name}.json").write_text(json.dumps({"sets": {"5": {"systems": {"model": model}}}}))
+
+    write(tmp_path / "a", {"T1": (0.0, 0.5), "T2": (1.0, 0.6), "T3": (2.0, 0.7), "T9": (5.0, 0.1)})
+    write(tmp_path / "b", {"T1": (0.3, 0.5), "T2": (0.7, 0.7), "T3": (2.6, 0.8)})
+    r = vm.paired(tmp_path / "a", tmp_path / "b")
+    d = [0.3, -0.3, 0.6]  # every class moved by the same amount, so the class mean did too
+    mean = sum(d) / 3
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / 2 / 3)
+    assert r["si_sdr"][0] == pytest.approx(mean) and r["si_sdr"][1] == pytest.approx(se)
+    assert r["si_sdr"][2:] == (2, 3)
+    assert r["onset_f1"][0] == pytest.approx(0.2 / 3) and r["onset_f1"][2:] == (2, 3)
