@@ -12,6 +12,7 @@ many tracks improved. A gain smaller than about two standard errors is not resol
 import argparse
 import json
 import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def track_class_means(result_dir: Path) -> dict[str, dict[str, float]]:
         for m in METRICS:
             vals = [model[c][m] for c in PAPER_SETS[5] if c in model and model[c].get(m) is not None]
             if vals:
-                row[m] = sum(vals) / len(vals)
+                row[m] = statistics.fmean(vals)
         if row:
             out[f.name] = row
     return out
@@ -50,9 +51,8 @@ def paired(base: Path, other: Path) -> dict[str, tuple[float, float, int, int]]:
         d = [b[t][m] - a[t][m] for t in sorted(set(a) & set(b)) if m in a[t] and m in b[t]]
         if len(d) < 2:
             raise SystemExit(f"{other}: fewer than 2 tracks in common with {base} for {m}")
-        mean = sum(d) / len(d)
-        var = sum((x - mean) ** 2 for x in d) / (len(d) - 1)
-        res[m] = (mean, math.sqrt(var / len(d)), sum(x > 0 for x in d), len(d))
+        se = statistics.stdev(d) / math.sqrt(len(d))
+        res[m] = (statistics.fmean(d), se, sum(x > 0 for x in d), len(d))
     return res
 
 
